@@ -1,0 +1,37 @@
+# Two commands a newcomer needs:  `make run`  and  `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: setup run test lint typecheck unit clean-index
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	# The CPU build of torch lies on this machine's disk; any other torch spec would pull a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP)
+
+## Set up, index seeds/ when the index is empty, and start the assistant.
+run: setup
+	$(PY) app.py
+
+## Set up and run the checks: lint, types, then the whole test suite.
+test: setup lint typecheck
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check qa tests app.py
+	$(VENV)/bin/ruff format --check qa tests app.py
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(PY) -m pytest -m unit
+
+clean-index:
+	find index -mindepth 1 ! -name README.md -exec rm -rf {} +

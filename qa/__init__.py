@@ -1,0 +1,44 @@
+"""Local question answering over news articles, with cited passages and honest refusals.
+
+The public API: everything the CLI, the UI and the eval harness use is imported from here.
+"""
+
+from qa.answer import Answer, Citation, Timings
+from qa.assistant import Assistant, Status
+from qa.backends import LLM, EmbeddedLLM, OllamaLLM
+from qa.documents import Article
+from qa.embeddings import Embedder, SentenceTransformerEmbedder
+from qa.errors import BackendError, ConfigError, DocumentError, IndexEmptyError, IndexMismatchError, QAError, StoreError
+from qa.ingest import FailedFile, IngestReport, Progress
+from qa.prompts import CANNOT_ANSWER
+from qa.retrieval import Passage
+from qa.settings import Settings
+from qa.store import ArticleRecord
+
+__all__ = [
+    "CANNOT_ANSWER",
+    "LLM",
+    "Answer",
+    "Article",
+    "ArticleRecord",
+    "Assistant",
+    "BackendError",
+    "Citation",
+    "ConfigError",
+    "DocumentError",
+    "EmbeddedLLM",
+    "Embedder",
+    "FailedFile",
+    "IndexEmptyError",
+    "IndexMismatchError",
+    "IngestReport",
+    "OllamaLLM",
+    "Passage",
+    "Progress",
+    "QAError",
+    "SentenceTransformerEmbedder",
+    "Settings",
+    "Status",
+    "StoreError",
+    "Timings",
+]

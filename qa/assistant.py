@@ -1,0 +1,160 @@
+"""The Python API: ingest articles, ask questions, inspect the index."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from qa.answer import Answer, build_answer, refusal
+from qa.backends import LLM, BackendChoice, choose_backend
+from qa.embeddings import Embedder, SentenceTransformerEmbedder
+from qa.errors import IndexEmptyError, QAError
+from qa.ingest import Ingestor, IngestReport, ProgressCallback
+from qa.prompts import answer_prompt
+from qa.retrieval import HybridRetriever, Passage
+from qa.settings import Settings
+from qa.store import ArticleRecord, Store
+
+
+class Status(BaseModel):
+    index: str
+    articles: int
+    chunks: int
+    embedding_model: str
+    backend: str
+    model: str
+    note: str | None
+
+
+class Assistant:
+    """Question answering over a folder of news articles.
+
+    Dependencies are passed in or built from settings: `Assistant(settings=None, *, llm=None,
+    store=None, embedder=None)`. Models load on first use, so constructing one is cheap.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        llm: LLM | None = None,
+        store: Store | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.embedder = embedder or SentenceTransformerEmbedder(
+            self.settings.embedding_model, self.settings.embed_batch_size
+        )
+        self.store = store or Store(self.settings, self.embedder.name)
+        self.retriever = HybridRetriever(self.settings, self.store, self.embedder)
+        self._llm = llm
+
+    # --- library --------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        prune: bool = True,
+        rebuild: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Index new and changed articles under `paths`; drop those of files deleted from ingested folders."""
+        if rebuild:
+            self.store.reset()
+        return Ingestor(self.settings, self.store, self.embedder).run(paths, prune=prune, on_progress=on_progress)
+
+    def articles(self) -> list[ArticleRecord]:
+        return sorted(self.store.articles(), key=lambda r: (r.date or "", r.title), reverse=True)
+
+    def remove(self, doc_ids: Iterable[str]) -> int:
+        """Delete articles (and their chunks) from the index; returns how many were there."""
+        known = {r.doc_id for r in self.store.articles()}
+        removed = 0
+        for doc_id in doc_ids:
+            if doc_id in known:
+                self.store.delete_article(doc_id)
+                removed += 1
+        if removed:
+            self.store.bump_revision()
+        return removed
+
+    # --- answering ------------------------------------------------------------------------------
+
+    def backend(self, name: str | None = None) -> BackendChoice:
+        if self._llm is not None and name is None:
+            return BackendChoice(self._llm, None)
+        return choose_backend(self.settings, name)
+
+    def retrieve(
+        self, question: str, *, top_k: int | None = None, date_from: str | None = None, date_to: str | None = None
+    ) -> list[Passage]:
+        question = _check_question(question)
+        if self.store.count_chunks() == 0:
+            raise IndexEmptyError(
+                f"The index at {self.store.location} is empty; add articles with `qa ingest PATH` first"
+            )
+        return self.retriever.retrieve(question, top_k=top_k, date_from=date_from, date_to=date_to)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        backend: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """Answer from the indexed articles only, citing passages as [n]; refuse when they do not tell."""
+        started = time.perf_counter()
+        passages = self.retrieve(question, top_k=top_k, date_from=date_from, date_to=date_to)
+        retrieved = time.perf_counter()
+        choice = self.backend(backend)
+        llm = choice.llm
+
+        best = max((p.score for p in passages), default=-1.0)
+        if best < self.settings.min_relevance:
+            # Nothing close enough: asking the model would only invite it to make something up.
+            answer = refusal(question, passages, backend=llm.backend, model=llm.model)
+        else:
+            pieces = []
+            for piece in llm.stream(answer_prompt(question, passages), max_tokens=self.settings.max_answer_tokens):
+                pieces.append(piece)
+                if on_token:
+                    on_token(piece)
+            answer = build_answer(question, "".join(pieces), passages, backend=llm.backend, model=llm.model)
+        finished = time.perf_counter()
+        answer.note = choice.note
+        answer.timings_ms.retrieve = round((retrieved - started) * 1000, 1)
+        answer.timings_ms.generate = round((finished - retrieved) * 1000, 1)
+        answer.timings_ms.total = round((finished - started) * 1000, 1)
+        return answer
+
+    def status(self, *, probe_backend: bool = True) -> Status:
+        if probe_backend:
+            choice = self.backend()
+            backend, model, note = choice.llm.backend, choice.llm.model, choice.note
+        else:
+            backend, model, note = self.settings.backend, "", None
+        return Status(
+            index=self.store.location,
+            articles=self.store.count_articles(),
+            chunks=self.store.count_chunks(),
+            embedding_model=self.embedder.name,
+            backend=backend,
+            model=model,
+            note=note,
+        )
+
+
+def _check_question(question: str) -> str:
+    question = " ".join((question or "").split())
+    if not question:
+        raise QAError("The question is empty; ask something about the indexed articles")
+    if len(question) > 2000:
+        raise QAError(f"The question is {len(question)} characters long; keep it under 2,000")
+    return question

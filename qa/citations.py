@@ -1,0 +1,175 @@
+"""Citation markers in answers: parsing, cleaning, and finding the quoted span. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from qa.chunking import split_sentences
+from qa.prompts import CANNOT_ANSWER
+
+# "[1]", "[2, 3]", "[2][3]" (the last is two markers).
+CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_WORD = re.compile(r"[A-Za-z]+|\d+(?:[.,]\d+)*")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "as",
+        "from",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "not",
+        "no",
+        "than",
+        "then",
+        "there",
+        "their",
+        "they",
+        "he",
+        "she",
+        "his",
+        "her",
+        "we",
+        "our",
+        "you",
+        "your",
+        "which",
+        "who",
+        "whom",
+        "what",
+        "when",
+        "where",
+        "how",
+        "why",
+        "do",
+        "does",
+        "did",
+        "about",
+        "into",
+        "over",
+        "after",
+    ]
+)
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Passage numbers cited in `text`, in order of first appearance, each once."""
+    seen: list[int] = []
+    for match in CITATION.finditer(text):
+        for part in re.split(r"[,;]", match[1]):
+            number = int(part)
+            if number not in seen:
+                seen.append(number)
+    return seen
+
+
+def drop_invalid(text: str, count: int) -> str:
+    """Remove markers that name no passage (`[7]` when there are 5), keeping the valid ones."""
+
+    def keep(match: re.Match[str]) -> str:
+        valid = [p.strip() for p in re.split(r"[,;]", match[1]) if 1 <= int(p) <= count]
+        return f"[{', '.join(valid)}]" if valid else ""
+
+    cleaned = CITATION.sub(keep, text)
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
+
+
+def is_refusal(text: str) -> bool:
+    """True when the answer is the cannot-answer sentence (markers and case aside)."""
+    bare = CITATION.sub("", text).strip().lower()
+    phrase = CANNOT_ANSWER.lower()
+    return bare == phrase or bare.startswith(phrase.rstrip("."))
+
+
+def content_words(text: str) -> set[str]:
+    return {w.lower().replace(",", "") for w in _WORD.findall(text)} - _STOP
+
+
+def sentences_citing(answer: str, number: int) -> list[str]:
+    """Sentences of the answer that carry marker `number`."""
+    hits = []
+    for start, end in split_sentences(answer):
+        sentence = answer[start:end]
+        if number in cited_numbers(sentence):
+            hits.append(sentence)
+    return hits
+
+
+def best_quote(passage: str, claims: Sequence[str]) -> tuple[int, int]:
+    """Span `(start, end)` of the passage sentence sharing most content words with the claims.
+
+    This is the quoted span a reader is shown; with no claim text, the passage's first sentence.
+    """
+    spans = split_sentences(passage) or [(0, len(passage))]
+    wanted = set().union(*(content_words(CITATION.sub("", c)) for c in claims)) if claims else set()
+    best, best_score = spans[0], 0.0
+    for start, end in spans:
+        words = content_words(passage[start:end])
+        if not words or not wanted:
+            continue
+        shared = len(words & wanted)
+        score = shared / (len(wanted) ** 0.5 * len(words) ** 0.5)
+        if score > best_score:
+            best, best_score = (start, end), score
+    return best
+
+
+def support(sentence: str, passage: str) -> float:
+    """Share of the sentence's content words (numbers included) that the passage contains."""
+    wanted = content_words(CITATION.sub("", sentence))
+    if not wanted:
+        return 0.0
+    return len(wanted & content_words(passage)) / len(wanted)
+
+
+def repair_citations(answer: str, passages: dict[int, str], min_support: float = 0.5) -> str:
+    """Point each sentence's citation at the passage that backs it best.
+
+    A sentence citing a passage that supports it less than another passage does is re-cited to the
+    better one; an uncited sentence gets the best passage when it is supported at all. Models, small
+    ones most, often cite by habit ("[1]", or the number in their examples) rather than by source.
+    """
+    if not passages:
+        return answer
+    repaired = []
+    for start, end in split_sentences(answer):
+        sentence = answer[start:end]
+        scores = {n: support(sentence, text) for n, text in passages.items()}
+        best = max(scores, key=lambda n: (scores[n], -n))
+        cited = [n for n in cited_numbers(sentence) if n in passages]
+        cited_best = max((scores[n] for n in cited), default=0.0)
+        if scores[best] >= min_support and scores[best] > cited_best:
+            bare = CITATION.sub("", sentence).strip()
+            bare = re.sub(r"\s+([.!?])$", r"\1", bare)
+            stop = bare[-1] if bare and bare[-1] in ".!?" else ""
+            sentence = f"{bare[: len(bare) - len(stop)].rstrip()} [{best}]{stop}"
+        repaired.append(sentence)
+    return " ".join(repaired)

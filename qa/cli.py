@@ -1,0 +1,225 @@
+"""`qa`: the command line. Parses, calls the Python API, prints — nothing else."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from qa import Answer, Assistant, IngestReport, Progress, QAError, Settings
+
+# soft_wrap: an error stays one line however long the path in it is.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Group(click.Group):
+    """Turns our errors into one clean line and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QAError as exc:
+            err.print(f"[red]Error:[/red] {escape(str(exc))}")
+            sys.exit(1)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+            )
+            err.print(f"[red]Error in settings:[/red] {escape(problems)} (check your QA_* environment variables)")
+            sys.exit(2)
+        except KeyboardInterrupt:
+            err.print("Interrupted; what was already indexed is kept. Run the same command again to resume.")
+            sys.exit(130)
+
+
+def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
+    values = {k: v for k, v in {**ctx.obj, **overrides}.items() if v is not None}
+    return Assistant(Settings(**values))
+
+
+@click.group(cls=_Group)
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index directory (QA_INDEX_DIR).")
+@click.option("--backend", type=click.Choice(["auto", "ollama", "embedded"]), help="Answering model (QA_BACKEND).")
+@click.version_option(package_name="newsqa", prog_name="qa")
+@click.pass_context
+def cli(ctx: click.Context, index_dir: Path | None, backend: str | None) -> None:
+    """Ask questions about a folder of news articles; answers cite the passages they come from."""
+    ctx.obj = {"index_dir": index_dir, "backend": backend}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--rebuild", is_flag=True, help="Drop the index first and index everything again.")
+@click.option("--no-prune", is_flag=True, help="Keep articles of files deleted from the given folders.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, rebuild: bool, no_prune: bool) -> None:
+    """Index the articles in PATHS (files or folders): .txt, .md, .html, .jsonl."""
+    assistant = _assistant(ctx)
+    if as_json:
+        report = assistant.ingest(paths, prune=not no_prune, rebuild=rebuild)
+        click.echo(json.dumps(report.model_dump(exclude={"seconds"}), ensure_ascii=False))
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    with Bar(
+        TextColumn("Indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TextColumn("{task.fields[articles]} articles, {task.fields[chunks]} chunks"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("ingest", total=None, articles=0, chunks=0)
+
+        def show(progress: Progress) -> None:
+            bar.update(
+                task,
+                completed=progress.files_done,
+                total=progress.files_total,
+                articles=progress.articles,
+                chunks=progress.chunks,
+            )
+
+        report = assistant.ingest(paths, prune=not no_prune, rebuild=rebuild, on_progress=show)
+    _print_report(report)
+
+
+def _print_report(report: IngestReport) -> None:
+    out.print(
+        f"added {report.added} · updated {report.updated} · unchanged {report.unchanged} · "
+        f"removed {report.removed} · failed {len(report.failed)} · {report.chunks} chunks written "
+        f"in {report.seconds:.1f} s"
+    )
+    for failure in report.failed:
+        out.print(f"  [yellow]skipped[/yellow] {escape(failure.path)}: {escape(failure.error)}")
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (see README for the fields).")
+@click.option("--top-k", type=click.IntRange(1, 50), help="Passages given to the model.")
+@click.option("--from", "date_from", help="Only articles dated on or after this day (YYYY-MM-DD).")
+@click.option("--to", "date_to", help="Only articles dated on or before this day (YYYY-MM-DD).")
+@click.pass_context
+def ask(
+    ctx: click.Context, question: str, as_json: bool, top_k: int | None, date_from: str | None, date_to: str | None
+) -> None:
+    """Answer QUESTION from the indexed articles, with citations."""
+    assistant = _assistant(ctx)
+    if as_json:
+        answer = assistant.ask(question, top_k=top_k, date_from=date_from, date_to=date_to)
+        click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+        return
+    with err.status("Reading the articles…"):
+        answer = assistant.ask(question, top_k=top_k, date_from=date_from, date_to=date_to)
+    _print_answer(answer)
+
+
+def _print_answer(answer: Answer) -> None:
+    if answer.note:
+        err.print(f"[dim]{escape(answer.note)}[/dim]")
+    out.print(escape(answer.answer), style="bold yellow" if answer.refused else "bold")
+    for c in answer.citations:
+        out.print(f"  [cyan][{c.n}][/cyan] {escape(c.title)} ({c.date or 'undated'}) — {escape(c.source)}")
+        out.print(f"      “{escape(c.quote)}”", style="dim")
+    if answer.refused and answer.passages:
+        out.print("  Closest passages (related, but not an answer):", style="dim")
+        for p in answer.passages[:3]:
+            out.print(f"    {escape(p.title)} ({p.date or 'undated'}), score {p.score:.2f}", style="dim")
+    t = answer.timings_ms
+    out.print(
+        f"[dim]{answer.backend} · {escape(answer.model)} · retrieve {t.retrieve:.0f} ms · "
+        f"generate {t.generate:.0f} ms[/dim]"
+    )
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Where the index is, what it holds, and which model answers."""
+    info = _assistant(ctx).status()
+    if as_json:
+        click.echo(json.dumps(info.model_dump(), ensure_ascii=False))
+        return
+    out.print(f"index            {escape(info.index)}")
+    out.print(f"articles         {info.articles}")
+    out.print(f"chunks           {info.chunks}")
+    out.print(f"embedding model  {escape(info.embedding_model)}")
+    out.print(f"backend          {info.backend} ({escape(info.model)})")
+    if info.note:
+        out.print(f"                 [dim]{escape(info.note)}[/dim]")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON lines.")
+@click.pass_context
+def articles(ctx: click.Context, as_json: bool) -> None:
+    """List the indexed articles."""
+    records = _assistant(ctx).articles()
+    if as_json:
+        for r in records:
+            click.echo(json.dumps(r.__dict__, ensure_ascii=False))
+        return
+    table = Table("id", "date", "title", "chunks", "source")
+    for r in records:
+        table.add_row(r.doc_id, r.date or "undated", escape(r.title), str(r.chunks), escape(r.source))
+    out.print(table)
+
+
+@cli.command()
+@click.argument("doc_ids", nargs=-1, required=True)
+@click.pass_context
+def remove(ctx: click.Context, doc_ids: tuple[str, ...]) -> None:
+    """Delete articles from the index by id (see `qa articles`)."""
+    removed = _assistant(ctx).remove(doc_ids)
+    out.print(f"removed {removed} of {len(doc_ids)} articles")
+
+
+@cli.command()
+@click.option("--seed", type=click.Path(path_type=Path), help="Index this folder first if the index is empty.")
+@click.pass_context
+def chat(ctx: click.Context, seed: Path | None) -> None:
+    """Ask questions one after another in the terminal (empty line or Ctrl-D to quit)."""
+    assistant = _assistant(ctx)
+    if seed is not None and assistant.status(probe_backend=False).chunks == 0:
+        with err.status(f"Indexing {seed} (first run)…"):
+            _print_report(assistant.ingest([seed]))
+    info = assistant.status()
+    out.print(f"[bold]{info.articles} articles indexed[/bold] · answering with {info.backend} ({escape(info.model)})")
+    if info.note:
+        out.print(f"[dim]{escape(info.note)}[/dim]")
+    while True:
+        try:
+            question = input("\nquestion> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        try:
+            with err.status("Reading the articles…"):
+                answer = assistant.ask(question)
+        except QAError as exc:
+            err.print(f"[red]Error:[/red] {escape(str(exc))}")
+            continue
+        _print_answer(answer)
+
+
+def main(args: list[str] | None = None) -> None:
+    cli.main(args=args, prog_name="qa")
+
+
+if __name__ == "__main__":
+    main()

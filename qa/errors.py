@@ -1,0 +1,40 @@
+"""Errors that tell the user what to do.
+
+Every failure the user can fix is a `QAError` whose message names the thing that is wrong
+(file, field, host) and the fix. The CLI prints the message as one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base class: the message is shown to the user as it is."""
+
+
+class ConfigError(QAError):
+    """A setting has a value we cannot use."""
+
+
+class DocumentError(QAError):
+    """One article file cannot be read or parsed; the rest of the batch goes on."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class IndexMismatchError(QAError):
+    """The index on disk was built with another embedding model; mixing vectors would be silent garbage."""
+
+
+class IndexEmptyError(QAError):
+    """Asked a question before anything was ingested."""
+
+
+class StoreError(QAError):
+    """Chroma (embedded or server) could not be opened or reached."""
+
+
+class BackendError(QAError):
+    """The language model backend failed (unreachable, model missing, timeout)."""

@@ -1,0 +1,116 @@
+"""One settings object for the whole assistant, read from `QA_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+BUNDLED_LLM_MODEL = "gemma-3-270m (bundled, Q4_K_M)"
+
+
+class Settings(BaseSettings):
+    """Where the index lives, which models answer, and how passages are picked.
+
+    Every field can be set from the environment as `QA_<FIELD>` (upper case), except the Ollama host,
+    which follows Ollama's own `OLLAMA_HOST` so an existing Ollama setup just works.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="forbid", validate_default=True, populate_by_name=True)
+
+    index_dir: Path = Field(
+        Path("index"), description="Directory of the on-disk Chroma index (created on first ingest)."
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (http://host:port). When set, the index lives there "
+        "instead of in index_dir.",
+    )
+    collection: str = Field("articles", description="Name prefix of the Chroma collections.")
+
+    backend: Literal["auto", "ollama", "embedded"] = Field(
+        "auto",
+        description="Which model answers: 'ollama' (a local Ollama server), 'embedded' (the bundled "
+        "Gemma 3 270M via llama.cpp), or 'auto' (Ollama when it answers and has the model).",
+    )
+    ollama_host: str = Field(
+        "http://127.0.0.1:11434",
+        validation_alias=AliasChoices("OLLAMA_HOST", "QA_OLLAMA_HOST", "ollama_host"),
+        description="Ollama server address; read from OLLAMA_HOST like Ollama's own tools.",
+    )
+    ollama_model: str = Field("llama3.2:3b", description="Ollama model that answers questions.")
+    ollama_timeout: float = Field(120.0, gt=0, description="Seconds to wait for Ollama to answer.")
+    ollama_probe_timeout: float = Field(
+        1.5, gt=0, description="Seconds 'auto' waits for Ollama before using the embedded model."
+    )
+
+    embedded_model_path: Path | None = Field(
+        None,
+        description="GGUF file for the embedded backend; default: the bundled Gemma 3 270M.",
+    )
+    embedded_context: int = Field(4096, ge=512, description="Context window (tokens) of the embedded model.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for the embedded model; default: all cores.")
+    max_answer_tokens: int = Field(200, ge=16, description="Longest answer the model may write, in tokens.")
+
+    embedding_model: str = Field(
+        BUNDLED_EMBEDDING_MODEL,
+        description="Sentence-transformers model: the bundled 'all-MiniLM-L6-v2' or a local model path.",
+    )
+    embed_batch_size: int = Field(64, ge=1, description="Chunks embedded per batch.")
+    chunk_tokens: int = Field(
+        200,
+        ge=32,
+        description="Most word pieces per chunk, title included; must fit the embedding window (256).",
+    )
+    chunk_overlap_sentences: int = Field(
+        1, ge=0, le=3, description="Sentences repeated at the start of the next chunk for context."
+    )
+    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped as oversized.")
+
+    top_k: int = Field(5, ge=1, le=50, description="Passages given to the model.")
+    candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
+    per_article: int = Field(2, ge=1, description="Most passages from one article in an answer's context.")
+    min_relevance: float = Field(
+        0.30,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity the best passage must reach; below it the assistant refuses "
+        "without asking the model.",
+    )
+
+    @field_validator("ollama_host")
+    @classmethod
+    def _normalise_host(cls, value: str) -> str:
+        # OLLAMA_HOST is often written as "host:port" or "0.0.0.0"; the HTTP client wants a URL.
+        value = value.strip().rstrip("/")
+        if not value:
+            raise ValueError("OLLAMA_HOST is empty; set it like http://127.0.0.1:11434")
+        if "://" not in value:
+            value = "http://" + value
+            if value.count(":") == 1:  # a bare host means Ollama's default port
+                value += ":11434"
+        return value.replace("://0.0.0.0", "://127.0.0.1")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_chroma_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"QA_CHROMA_URL must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> Settings:
+        if self.chunk_tokens > 256 and self.embedding_model == BUNDLED_EMBEDDING_MODEL:
+            raise ValueError(
+                f"QA_CHUNK_TOKENS={self.chunk_tokens} exceeds the 256 word-piece window of "
+                f"{BUNDLED_EMBEDDING_MODEL}; use 256 or less"
+            )
+        if self.per_article > self.top_k:
+            self.per_article = self.top_k
+        return self

@@ -1,0 +1,70 @@
+"""Shared fixtures: real Chroma, the real bundled embedding model, and an Ollama-speaking server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qa import Assistant, SentenceTransformerEmbedder, Settings
+from tests.fake_ollama import FakeOllama
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SEED_OVERVIEW = "000_bf24438c6b7f9f23.txt"  # NU.nl overview, dated 2024-01-04
+SEED_EXCHANGE = "002_0ef0543dc155b7a5.txt"  # prisoner exchange and drones, undated
+UNREACHABLE_OLLAMA = "http://127.0.0.1:9"  # discard port: nothing listens, refused at once
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The bundled all-MiniLM-L6-v2, loaded once for the whole run."""
+    return SentenceTransformerEmbedder()
+
+
+def make_settings(index_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"index_dir": index_dir, "ollama_host": UNREACHABLE_OLLAMA, **overrides}
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "index")
+
+
+@pytest.fixture
+def assistant(settings: Settings, embedder: SentenceTransformerEmbedder) -> Assistant:
+    """An assistant over an empty index in a temporary directory."""
+    return Assistant(settings, embedder=embedder)
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """The seed articles in a folder the test may change."""
+    target = tmp_path / "articles"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def seeded_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
+    """An index of seeds/, built once per run; tests open it read-only."""
+    index_dir = tmp_path_factory.mktemp("seeded") / "index"
+    report = Assistant(make_settings(index_dir), embedder=embedder).ingest([SEEDS])
+    assert report.added == 2 and not report.failed
+    return index_dir
+
+
+@pytest.fixture
+def seeded(seeded_index: Path, embedder: SentenceTransformerEmbedder) -> Assistant:
+    """An assistant over the seed index, answering with the embedded model unless told otherwise."""
+    return Assistant(make_settings(seeded_index, backend="embedded"), embedder=embedder)
+
+
+@pytest.fixture
+def ollama() -> Iterator[FakeOllama]:
+    server = FakeOllama().start()
+    yield server
+    server.stop()

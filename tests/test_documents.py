@@ -1,0 +1,129 @@
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from qa import DocumentError
+from qa.documents import Article, parse, read_bytes
+from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, SEEDS
+
+pytestmark = pytest.mark.unit
+MB = 1_000_000
+
+
+def load(path: Path) -> list[Article | DocumentError]:
+    return list(parse(path, read_bytes(path, 50 * MB)))
+
+
+def only(path: Path) -> Article:
+    (article,) = load(path)
+    assert isinstance(article, Article)
+    return article
+
+
+def test_seed_header_gives_the_date_and_the_next_line_the_title() -> None:
+    article = only(SEEDS / SEED_OVERVIEW)
+    assert article.date == "2024-01-04"
+    assert article.title == "Ukraine expects more prisoner exchanges, more deaths after rocket attack"
+    assert article.text.startswith("NU.nl regularly gives you an overview")
+    assert "date 2024-01-04" not in article.text
+
+
+def test_article_without_date_header_stays_undated_even_if_its_text_names_a_date() -> None:
+    article = only(SEEDS / SEED_EXCHANGE)
+    assert article.date is None
+    assert article.title == "Ukraine Targets Prisoner Exchange with Russia for 1,200 Soldiers"
+
+
+def test_doc_id_is_stable_across_runs_and_changes_with_content(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("Title\n\nBody one.")
+    first, again = only(path), only(path)
+    assert first.doc_id == again.doc_id
+    path.write_text("Title\n\nBody two.")
+    assert only(path).doc_id != first.doc_id
+
+
+def test_text_field_header_gives_title_date_and_source(tmp_path: Path) -> None:
+    path = tmp_path / "story.txt"
+    path.write_text("Title: Dam opens\nDate: March 3, 2024\nURL: https://news.example/dam\n\nThe dam opened.")
+    article = only(path)
+    assert (article.title, article.date, article.source) == ("Dam opens", "2024-03-03", "https://news.example/dam")
+    assert article.text == "The dam opened."
+
+
+def test_markdown_front_matter_and_heading(tmp_path: Path) -> None:
+    path = tmp_path / "story.md"
+    path.write_text("---\ndate: 2024-02-01\nsource: Wire\n---\n# Floods in the north\n\nRivers rose overnight.\n")
+    article = only(path)
+    assert (article.title, article.date, article.source) == ("Floods in the north", "2024-02-01", "Wire")
+    assert article.text == "Rivers rose overnight."
+
+
+def test_html_metadata_and_paragraphs_without_scripts(tmp_path: Path) -> None:
+    path = tmp_path / "story.html"
+    path.write_text(
+        "<html><head><title>Site | Story</title>"
+        '<meta property="article:published_time" content="2024-05-06T08:00:00Z">'
+        '<link rel="canonical" href="https://news.example/story"></head>'
+        "<body><nav>Home</nav><article><h1>Bridge reopens</h1><p>The bridge reopened on Monday.</p>"
+        "<script>alert('x')</script><p>Traffic is back.</p></article></body></html>"
+    )
+    article = only(path)
+    assert (article.title, article.date, article.source) == (
+        "Bridge reopens",
+        "2024-05-06",
+        "https://news.example/story",
+    )
+    assert article.text == "The bridge reopened on Monday.\n\nTraffic is back."
+
+
+def test_jsonl_reads_each_line_and_reports_bad_lines_by_number(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    lines = [
+        {"title": "One", "text": "First body.", "date": "2024-01-02", "url": "https://n.example/1"},
+        "not json",
+        {"title": "No text"},
+        {"text": "Headline line\nBody of three.", "publish_date": "2024-01-03 09:00:00"},
+    ]
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines))
+    items = load(path)
+    articles = [i for i in items if isinstance(i, Article)]
+    errors = [i for i in items if isinstance(i, DocumentError)]
+    assert [(a.title, a.date, a.source) for a in articles] == [
+        ("One", "2024-01-02", "https://n.example/1"),
+        ("Headline line", "2024-01-03", f"{path}:4"),
+    ]
+    assert [e.path for e in errors] == [f"{path}:2", f"{path}:3"]
+    assert "'text'" in errors[1].reason
+
+
+def test_gzipped_jsonl_is_read_transparently(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl.gz"
+    path.write_bytes(gzip.compress(json.dumps({"title": "Zipped", "text": "Body."}).encode()))
+    assert only(path).title == "Zipped"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty"),
+        (b"  \n\n ", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary"),
+        ("Título\n\nCafé".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_unusable_files_raise_an_error_naming_the_file_and_the_fix(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    with pytest.raises(DocumentError, match=reason) as info:
+        load(path)
+    assert info.value.path == str(path)
+
+
+def test_oversized_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"a" * 2000)
+    with pytest.raises(DocumentError, match="QA_MAX_FILE_MB"):
+        read_bytes(path, 1000)

@@ -1,0 +1,120 @@
+"""Ingest against real Chroma and the real bundled embedding model."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa import Assistant, IndexMismatchError, SentenceTransformerEmbedder
+from qa.store import Store
+from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, make_settings
+
+pytestmark = pytest.mark.integration
+
+
+def test_ingesting_seeds_indexes_both_articles_with_title_date_and_source(
+    assistant: Assistant, seeds_copy: Path
+) -> None:
+    report = assistant.ingest([seeds_copy])
+    assert (report.added, report.updated, report.unchanged, report.removed, report.failed) == (2, 0, 0, 0, [])
+    assert report.chunks == assistant.store.count_chunks() > 2
+    records = {Path(r.source).name: r for r in assistant.articles()}
+    assert records[SEED_OVERVIEW].date == "2024-01-04"
+    assert records[SEED_EXCHANGE].date is None
+    assert records[SEED_EXCHANGE].title.startswith("Ukraine Targets Prisoner Exchange")
+
+
+def test_reingesting_unchanged_files_adds_nothing(assistant: Assistant, seeds_copy: Path) -> None:
+    assistant.ingest([seeds_copy])
+    chunks = assistant.store.count_chunks()
+    again = assistant.ingest([seeds_copy])
+    assert (again.added, again.updated, again.unchanged, again.removed, again.chunks) == (0, 0, 2, 0, 0)
+    assert assistant.store.count_chunks() == chunks
+
+
+def test_a_changed_file_replaces_its_chunks(assistant: Assistant, seeds_copy: Path) -> None:
+    assistant.ingest([seeds_copy])
+    path = seeds_copy / SEED_EXCHANGE
+    path.write_text(path.read_text() + "\n\nA late paragraph about a solar farm in Odesa being repaired.\n")
+    report = assistant.ingest([seeds_copy])
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 1)
+    records = assistant.articles()
+    assert len(records) == 2
+    doc_ids = {r.doc_id for r in records}
+    stored_docs = {c.doc_id for c in assistant.store.iter_chunks()}
+    assert stored_docs == doc_ids  # no chunk of the old version is left behind
+    assert any("solar farm in Odesa being repaired" in c.text for c in assistant.store.iter_chunks())
+
+
+def test_a_file_deleted_from_an_ingested_folder_is_pruned(assistant: Assistant, seeds_copy: Path) -> None:
+    assistant.ingest([seeds_copy])
+    (seeds_copy / SEED_EXCHANGE).unlink()
+    report = assistant.ingest([seeds_copy])
+    assert (report.removed, report.unchanged) == (1, 1)
+    assert [Path(r.source).name for r in assistant.articles()] == [SEED_OVERVIEW]
+    assert {c.doc_id for c in assistant.store.iter_chunks()} == {assistant.articles()[0].doc_id}
+
+
+def test_no_prune_keeps_articles_of_deleted_files(assistant: Assistant, seeds_copy: Path) -> None:
+    assistant.ingest([seeds_copy])
+    (seeds_copy / SEED_EXCHANGE).unlink()
+    assert assistant.ingest([seeds_copy], prune=False).removed == 0
+    assert len(assistant.articles()) == 2
+
+
+def test_bad_files_are_reported_per_file_and_the_rest_is_indexed(assistant: Assistant, seeds_copy: Path) -> None:
+    (seeds_copy / "empty.txt").write_text("")
+    (seeds_copy / "image.txt").write_bytes(b"\x89PNG\x00\x00\x00")
+    (seeds_copy / "latin.md").write_bytes("Caf\xe9 news\n\nBody".encode("latin-1"))
+    (seeds_copy / "slides.pdf").write_bytes(b"%PDF-1.4")
+    (seeds_copy / "feed.jsonl").write_text('{"title": "Ok", "text": "A fine article about rail."}\n{broken\n')
+    report = assistant.ingest([seeds_copy, seeds_copy / "missing.txt"])
+    failed = {Path(f.path.split(":")[0]).name: f.error for f in report.failed}
+    assert set(failed) == {"empty.txt", "image.txt", "latin.md", "slides.pdf", "feed.jsonl", "missing.txt"}
+    assert "empty" in failed["empty.txt"] and "binary" in failed["image.txt"]
+    assert "UTF-8" in failed["latin.md"] and "unsupported" in failed["slides.pdf"]
+    assert "no such file" in failed["missing.txt"]
+    assert report.added == 3  # two seeds and the good line of feed.jsonl
+
+
+def test_a_file_that_turns_bad_keeps_its_indexed_version(assistant: Assistant, seeds_copy: Path) -> None:
+    assistant.ingest([seeds_copy])
+    before = {r.doc_id for r in assistant.articles()}
+    (seeds_copy / SEED_EXCHANGE).write_bytes(b"\x00\x01binary now")
+    report = assistant.ingest([seeds_copy])
+    assert len(report.failed) == 1 and report.removed == 0
+    assert {r.doc_id for r in assistant.articles()} == before
+
+
+def test_rebuild_starts_from_an_empty_index(assistant: Assistant, seeds_copy: Path) -> None:
+    assistant.ingest([seeds_copy])
+    chunks = assistant.store.count_chunks()
+    report = assistant.ingest([seeds_copy], rebuild=True)
+    assert report.added == 2 and assistant.store.count_chunks() == chunks
+
+
+def test_an_index_built_with_another_embedding_model_is_refused(
+    tmp_path: Path, seeds_copy: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    settings = make_settings(tmp_path / "index")
+    Assistant(settings, embedder=embedder).ingest([seeds_copy])
+    other = Store(settings, "some-other-model")
+    with pytest.raises(IndexMismatchError, match="qa ingest --rebuild"):
+        other.count_chunks()
+
+
+def test_ingest_identifies_a_file_by_its_resolved_path(
+    assistant: Assistant, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assistant.ingest([seeds_copy])
+    monkeypatch.chdir(seeds_copy.parent)
+    again = assistant.ingest([Path("articles") / ".." / "articles"])
+    assert (again.added, again.unchanged) == (0, 2)
+
+
+def test_hidden_files_and_folders_are_ignored(assistant: Assistant, seeds_copy: Path) -> None:
+    (seeds_copy / ".git").mkdir()
+    shutil.copy(seeds_copy / SEED_OVERVIEW, seeds_copy / ".git" / "copy.txt")
+    (seeds_copy / ".DS_Store").write_bytes(b"\x00\x00")
+    report = assistant.ingest([seeds_copy])
+    assert report.added == 2 and report.failed == []
