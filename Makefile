@@ -24,8 +24,8 @@ test: setup lint typecheck
 	$(PY) -m pytest
 
 lint: setup
-	$(VENV)/bin/ruff check qa tests app.py
-	$(VENV)/bin/ruff format --check qa tests app.py
+	$(VENV)/bin/ruff check qa tests app.py benchmarks
+	$(VENV)/bin/ruff format --check qa tests app.py benchmarks
 
 typecheck: setup
 	$(VENV)/bin/mypy
