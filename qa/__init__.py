@@ -9,6 +9,7 @@ from qa.backends import LLM, EmbeddedLLM, OllamaLLM
 from qa.documents import Article
 from qa.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.errors import BackendError, ConfigError, DocumentError, IndexEmptyError, IndexMismatchError, QAError, StoreError
+from qa.evals import EvalCase, EvalRun, compare_runs, evaluate, load_cases
 from qa.ingest import FailedFile, IngestReport, Progress
 from qa.prompts import CANNOT_ANSWER
 from qa.retrieval import Passage
@@ -28,6 +29,8 @@ __all__ = [
     "DocumentError",
     "EmbeddedLLM",
     "Embedder",
+    "EvalCase",
+    "EvalRun",
     "FailedFile",
     "IndexEmptyError",
     "IndexMismatchError",
@@ -41,4 +44,7 @@ __all__ = [
     "Status",
     "StoreError",
     "Timings",
+    "compare_runs",
+    "evaluate",
+    "load_cases",
 ]

@@ -42,6 +42,8 @@ class Answer(BaseModel):
     model: str
     timings_ms: Timings = Field(default_factory=Timings)
     note: str | None = Field(None, description="Why this backend was used, when it is a fallback.")
+    choices: list[str] | None = Field(None, description="The options of a multiple-choice question, if any.")
+    choice: int | None = Field(None, description="Index of the option the articles back; None when refused.")
     passages: list[Passage] = Field(default_factory=list, exclude=True)
 
     @property
@@ -96,3 +98,25 @@ def refusal(question: str, passages: Sequence[Passage], *, backend: str, model: 
     return Answer(
         question=question, answer=CANNOT_ANSWER, refused=True, backend=backend, model=model, passages=list(passages)
     )
+
+
+def chosen_answer(
+    question: str,
+    choices: Sequence[str],
+    index: int | None,
+    evidence: Passage | None,
+    passages: Sequence[Passage],
+    *,
+    backend: str,
+    model: str,
+) -> Answer:
+    """The answer to a multiple-choice question: the option, cited to the passage that states it."""
+    common = {"question": question, "backend": backend, "model": model, "passages": list(passages)}
+    if index is None:
+        return Answer(answer=CANNOT_ANSWER, refused=True, choices=list(choices), **common)
+    if evidence is None:
+        text = f"{choices[index]}: the articles back none of the other options."
+        return Answer(answer=text, refused=False, choices=list(choices), choice=index, **common)
+    text = f"{choices[index]} [{evidence.n}]"
+    citation = citation_for(evidence, f"{question} {choices[index]} [{evidence.n}]")
+    return Answer(answer=text, refused=False, citations=[citation], choices=list(choices), choice=index, **common)

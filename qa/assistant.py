@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from qa.answer import Answer, build_answer, refusal
+from qa.answer import Answer, build_answer, chosen_answer, refusal
 from qa.backends import LLM, BackendChoice, choose_backend
+from qa.choices import is_none_of_the_above, pick
 from qa.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.errors import IndexEmptyError, QAError
 from qa.ingest import Ingestor, IngestReport, ProgressCallback
 from qa.prompts import answer_prompt
-from qa.retrieval import HybridRetriever, Passage
+from qa.retrieval import HybridRetriever, Passage, renumber
 from qa.settings import Settings
 from qa.store import ArticleRecord, Store
 
@@ -108,8 +109,15 @@ class Assistant:
         date_to: str | None = None,
         backend: str | None = None,
         on_token: Callable[[str], None] | None = None,
+        choices: Sequence[str] | None = None,
     ) -> Answer:
-        """Answer from the indexed articles only, citing passages as [n]; refuse when they do not tell."""
+        """Answer from the indexed articles only, citing passages as [n]; refuse when they do not tell.
+
+        With `choices`, the answer is the option the passages state (`Answer.choice`), cited to the passage
+        that states it; no model is asked, so the choice is as good as the retrieval.
+        """
+        if choices is not None:
+            return self._choose(question, choices, top_k=top_k, date_from=date_from, date_to=date_to)
         started = time.perf_counter()
         passages = self.retrieve(question, top_k=top_k, date_from=date_from, date_to=date_to)
         retrieved = time.perf_counter()
@@ -132,6 +140,35 @@ class Assistant:
         answer.timings_ms.retrieve = round((retrieved - started) * 1000, 1)
         answer.timings_ms.generate = round((finished - retrieved) * 1000, 1)
         answer.timings_ms.total = round((finished - started) * 1000, 1)
+        return answer
+
+    def _choose(
+        self, question: str, choices: Sequence[str], *, top_k: int | None, date_from: str | None, date_to: str | None
+    ) -> Answer:
+        options = [" ".join(str(c).split()) for c in choices]
+        if len(options) < 2 or not all(options):
+            raise QAError(f"A multiple-choice question needs at least two non-empty choices, got {list(choices)!r}")
+        started = time.perf_counter()
+        # Search for the question and for the question with each option, so a passage naming an option is found
+        # even when the question alone ranks it low.
+        queries = [question] + [f"{question} {o}" for o in options if not is_none_of_the_above(o)]
+        merged: dict[str, Passage] = {}
+        for query in queries:
+            for passage in self.retrieve(query, top_k=top_k, date_from=date_from, date_to=date_to):
+                merged.setdefault(passage.chunk_id, passage)
+        passages = renumber(list(merged.values()))
+        chosen = pick(question, options, passages)
+        answer = chosen_answer(
+            question,
+            options,
+            chosen.index if chosen else None,
+            chosen.passage if chosen else None,
+            passages,
+            backend="choices",
+            model="passage-support",
+        )
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        answer.timings_ms.retrieve = answer.timings_ms.total = elapsed
         return answer
 
     def status(self, *, probe_backend: bool = True) -> Status:

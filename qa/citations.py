@@ -102,11 +102,16 @@ def drop_invalid(text: str, count: int) -> str:
     return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
 
 
+_REFUSAL_VARIANT = re.compile(
+    r"^(the |these |this )?(articles?|passages?|sources?) (do|does) not (answer|say|tell|mention|state)\b"
+)
+
+
 def is_refusal(text: str) -> bool:
-    """True when the answer is the cannot-answer sentence (markers and case aside)."""
+    """True when the answer is the cannot-answer sentence, or a model's near-copy of it ("The article does not …")."""
     bare = CITATION.sub("", text).strip().lower()
     phrase = CANNOT_ANSWER.lower()
-    return bare == phrase or bare.startswith(phrase.rstrip("."))
+    return bare == phrase or bare.startswith(phrase.rstrip(".")) or bool(_REFUSAL_VARIANT.match(bare))
 
 
 def content_words(text: str) -> set[str]:

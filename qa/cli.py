@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from qa import Answer, Assistant, IngestReport, Progress, QAError, Settings
+from qa.eval_cli import eval_command
 
 # soft_wrap: an error stays one line however long the path in it is.
 out = Console(highlight=False, soft_wrap=True)
@@ -112,18 +113,26 @@ def _print_report(report: IngestReport) -> None:
 @click.option("--top-k", type=click.IntRange(1, 50), help="Passages given to the model.")
 @click.option("--from", "date_from", help="Only articles dated on or after this day (YYYY-MM-DD).")
 @click.option("--to", "date_to", help="Only articles dated on or before this day (YYYY-MM-DD).")
+@click.option("--choice", "choices", multiple=True, help="An option of a multiple-choice question (repeat it).")
 @click.pass_context
 def ask(
-    ctx: click.Context, question: str, as_json: bool, top_k: int | None, date_from: str | None, date_to: str | None
+    ctx: click.Context,
+    question: str,
+    as_json: bool,
+    top_k: int | None,
+    date_from: str | None,
+    date_to: str | None,
+    choices: tuple[str, ...],
 ) -> None:
     """Answer QUESTION from the indexed articles, with citations."""
     assistant = _assistant(ctx)
+    options = list(choices) or None
     if as_json:
-        answer = assistant.ask(question, top_k=top_k, date_from=date_from, date_to=date_to)
+        answer = assistant.ask(question, top_k=top_k, date_from=date_from, date_to=date_to, choices=options)
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
         return
     with err.status("Reading the articles…"):
-        answer = assistant.ask(question, top_k=top_k, date_from=date_from, date_to=date_to)
+        answer = assistant.ask(question, top_k=top_k, date_from=date_from, date_to=date_to, choices=options)
     _print_answer(answer)
 
 
@@ -215,6 +224,9 @@ def chat(ctx: click.Context, seed: Path | None) -> None:
             err.print(f"[red]Error:[/red] {escape(str(exc))}")
             continue
         _print_answer(answer)
+
+
+cli.add_command(eval_command)
 
 
 def main(args: list[str] | None = None) -> None:

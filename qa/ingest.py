@@ -67,7 +67,8 @@ ProgressCallback = Callable[[Progress], None]
 class _Pending:
     """Articles parsed and waiting to be embedded as one batch."""
 
-    items: list[tuple[documents.Article, str, list[Chunk], str | None]] = field(default_factory=list)
+    # (article, file hash, articles in its file, chunks, doc id it replaces)
+    items: list[tuple[documents.Article, str, int, list[Chunk], str | None]] = field(default_factory=list)
     chunk_count: int = 0
 
 
@@ -121,7 +122,17 @@ class Ingestor:
             if problem:
                 report.failed.append(FailedFile(path=str(path), error=problem))
                 continue
-            articles_seen += self._ingest_file(path, file, known.get(file, []), pending, report)
+
+            def flush_full(articles_in_file: int, done: int = done, before: int = articles_seen) -> None:
+                # Inside a big file too (a JSON lines export of thousands of articles): written batches
+                # survive an interruption, and the next run resumes after them.
+                if pending.chunk_count >= self.batch_chunks:
+                    self._flush(pending, report)
+                if on_progress:
+                    progress = Progress(done - 1, len(files), before + articles_in_file, report.chunks)
+                    on_progress(progress)
+
+            articles_seen += self._ingest_file(path, file, known.get(file, []), pending, report, flush_full)
             if pending.chunk_count >= self.batch_chunks:
                 self._flush(pending, report)
             if on_progress:
@@ -138,13 +149,21 @@ class Ingestor:
     # --- one file -----------------------------------------------------------------------------
 
     def _ingest_file(
-        self, path: Path, file: str, before: list[ArticleRecord], pending: _Pending, report: IngestReport
+        self,
+        path: Path,
+        file: str,
+        before: list[ArticleRecord],
+        pending: _Pending,
+        report: IngestReport,
+        flush_full: Callable[[int], None],
     ) -> int:
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
         try:
             data = documents.read_bytes(path, max_bytes)
             digest = documents.file_hash(data)
-            if before and all(r.file_hash == digest for r in before):
+            # Unchanged, and complete: a run interrupted inside this file left fewer articles than it holds.
+            complete = all(r.file_articles in (0, len(before)) for r in before)
+            if before and complete and all(r.file_hash == digest for r in before):
                 report.unchanged += len(before)
                 return len(before)
             parsed = list(documents.parse(Path(file), data))
@@ -156,6 +175,7 @@ class Ingestor:
         old_by_key = {r.key: r for r in before}
         kept: list[str] = []
         count = 0
+        total = sum(not isinstance(item, DocumentError) for item in parsed)
         for item in parsed:
             if isinstance(item, DocumentError):
                 report.failed.append(FailedFile(path=item.path, error=item.reason))
@@ -168,13 +188,14 @@ class Ingestor:
                 report.unchanged += 1
                 continue
             chunks = self._chunk(article)
-            pending.items.append((article, digest, chunks, old.doc_id if old else None))
+            pending.items.append((article, digest, total, chunks, old.doc_id if old else None))
             pending.chunk_count += len(chunks)
             if old:
                 report.updated += 1
             else:
                 report.added += 1
-        self.store.set_file_hash(kept, digest)
+            flush_full(count)
+        self.store.set_file_hash(kept, digest, total)
         for gone in old_by_key.values():  # articles no longer in this file
             self.store.delete_article(gone.doc_id)
             report.removed += 1
@@ -207,7 +228,7 @@ class Ingestor:
             return
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
-        texts = [self._embed_text(a, c) for a, _, chunks, _ in pending.items for c in chunks]
+        texts = [self._embed_text(a, c) for a, _, _, chunks, _ in pending.items for c in chunks]
         vectors = self.embedder.embed(texts)
         # A run interrupted after writing chunks but before the catalog left orphans: clear them.
         new_ids = [a.doc_id for a, *_ in pending.items]
@@ -216,7 +237,7 @@ class Ingestor:
         nodes = []
         row = 0
         article_vectors = []
-        for article, _, chunks, _ in pending.items:
+        for article, _, _, chunks, _ in pending.items:
             first = row
             for chunk in chunks:
                 node = TextNode(
@@ -242,7 +263,7 @@ class Ingestor:
             article_vectors.append(mean / norm)
         self.store.add_chunks(nodes)
 
-        for (article, digest, chunks, replaces), vector in zip(pending.items, article_vectors):
+        for (article, digest, file_articles, chunks, replaces), vector in zip(pending.items, article_vectors):
             record = ArticleRecord(
                 doc_id=article.doc_id,
                 file=article.file,
@@ -253,6 +274,7 @@ class Ingestor:
                 date=article.date,
                 chunks=len(chunks),
                 chars=len(article.text),
+                file_articles=file_articles,
             )
             self.store.add_article(record, article.text, vector)
             if replaces and replaces != article.doc_id:

@@ -36,6 +36,7 @@ class ArticleRecord:
     date: str | None
     chunks: int
     chars: int
+    file_articles: int = 0  # articles in the whole file when it was read; 0 in indexes older than this field
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def _record_from_metadata(doc_id: str, meta: dict[str, Any]) -> ArticleRecord:
         date=str(meta["date"]) if meta.get("date") else None,
         chunks=int(meta.get("chunks", 0)),
         chars=int(meta.get("chars", 0)),
+        file_articles=int(meta.get("file_articles", 0)),
     )
 
 
@@ -190,13 +192,15 @@ class Store:
             "date": record.date or "",
             "chunks": record.chunks,
             "chars": record.chars,
+            "file_articles": record.file_articles,
         }
         self.catalog.upsert(ids=[record.doc_id], embeddings=[embedding.tolist()], metadatas=[meta], documents=[text])
 
-    def set_file_hash(self, doc_ids: Sequence[str], file_hash: str) -> None:
+    def set_file_hash(self, doc_ids: Sequence[str], file_hash: str, file_articles: int) -> None:
         """Articles unchanged inside a changed file (a JSON lines file): remember the new file hash."""
         if doc_ids:
-            self.catalog.update(ids=list(doc_ids), metadatas=[{"file_hash": file_hash}] * len(doc_ids))
+            meta = {"file_hash": file_hash, "file_articles": file_articles}
+            self.catalog.update(ids=list(doc_ids), metadatas=[meta] * len(doc_ids))
 
     def delete_article(self, doc_id: str) -> None:
         self.vector_store.delete(ref_doc_id=doc_id)

@@ -1,11 +1,13 @@
 """Ingest against real Chroma and the real bundled embedding model."""
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from qa import Assistant, IndexMismatchError, SentenceTransformerEmbedder
+from qa.ingest import Ingestor
 from qa.store import Store
 from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, make_settings
 
@@ -118,3 +120,41 @@ def test_hidden_files_and_folders_are_ignored(assistant: Assistant, seeds_copy: 
     (seeds_copy / ".DS_Store").write_bytes(b"\x00\x00")
     report = assistant.ingest([seeds_copy])
     assert report.added == 2 and report.failed == []
+
+
+class _FailsOnSecondBatch:
+    """The real embedder, until a second batch: an ingest interrupted half-way through a big file."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner, self.calls = inner, 0
+        self.name, self.max_tokens = inner.name, inner.max_tokens
+        self.count_tokens = inner.count_tokens
+
+    def embed(self, texts: list[str]) -> object:
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return self.inner.embed(texts)
+
+
+def test_an_interrupted_big_file_resumes_after_what_was_written(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    lines = [
+        json.dumps({"id": f"a{i}", "title": f"Story {i}", "date": "2024-01-0{i}", "text": f"Town {i} voted. " * 30})
+        for i in range(1, 7)
+    ]
+    export = tmp_path / "export.jsonl"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = make_settings(tmp_path / "index")
+    store = Store(settings, embedder.name)
+    interrupted = Ingestor(settings, store, _FailsOnSecondBatch(embedder))  # type: ignore[arg-type]
+    interrupted.batch_chunks = 1
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.run([export])
+    assert store.count_articles() == 1
+
+    resumed = Assistant(settings, embedder=embedder).ingest([export])
+    assert (resumed.unchanged, resumed.added) == (1, 5)
+    again = Assistant(settings, embedder=embedder).ingest([export])
+    assert (again.unchanged, again.added) == (6, 0)

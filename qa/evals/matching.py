@@ -1,0 +1,106 @@
+"""Deterministic text matching for scoring answers: no model, no judge, same result every run."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Iterable
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+from text_to_num import alpha2digit
+
+_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
+_PUNCT = re.compile(r"[^\w\s.]|(?<!\d)\.|\.(?!\d)")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_SQUAD_PUNCT = set(string.punctuation)
+
+
+def strip_markers(text: str) -> str:
+    """Drop citation markers, so `[2]` is not read as the number 2."""
+    return _MARKER.sub(" ", text)
+
+
+@lru_cache(maxsize=4096)
+def normalize(text: str) -> str:
+    """Lower case, number words as digits, no thousands separators, punctuation as spaces.
+
+    "Eighteen F-16s" and "18 f 16s" normalise alike; "2,800" becomes "2800".
+    """
+    text = strip_markers(text).replace("\u2019", "'").replace("\u2014", " ").replace("\u2013", " ")
+    # alpha2digit turns "thirty-two" into "32" but leaves lone "one" alone (it is often a pronoun).
+    text = alpha2digit(text, "en")
+    text = _THOUSANDS.sub("", text.lower())
+    text = _PUNCT.sub(" ", text)
+    return " ".join(text.split())
+
+
+def contains_answer(answer: str, accepted: Iterable[str]) -> str | None:
+    """The first accepted answer found in `answer` as whole words after normalisation, or None."""
+    haystack = f" {normalize(answer)} "
+    for option in accepted:
+        needle = normalize(option)
+        if needle and f" {needle} " in haystack:
+            return option
+    return None
+
+
+def numbers_in(text: str) -> list[str]:
+    """Numbers in a text (digits or words), normalised, markers excluded, in order of appearance."""
+    return _NUMBER.findall(normalize(text))
+
+
+def unsupported_numbers(answer: str, sources: Iterable[str]) -> list[str]:
+    """Numbers of the answer that appear in none of the sources: the most harmful error in news."""
+    available: set[str] = set()
+    for source in sources:
+        available.update(numbers_in(source))
+    return [n for n in numbers_in(answer) if n not in available]
+
+
+def _words(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+def overlaps(passage: str, quote: str) -> bool:
+    """Whether a passage holds a gold evidence quote, or enough of it when a chunk boundary cut it."""
+    quote_words, passage_words = _words(quote), _words(passage)
+    if not quote_words or not passage_words:
+        return False
+    match = SequenceMatcher(None, passage_words, quote_words, autojunk=False).find_longest_match(
+        0, len(passage_words), 0, len(quote_words)
+    )
+    needed = min(len(quote_words), max(5, (len(quote_words) + 1) // 2))
+    return match.size >= needed
+
+
+def squad_normalize(text: str) -> str:
+    """The SQuAD answer normalisation RealTimeQA scores with: lower, no punctuation or articles."""
+    text = "".join(ch for ch in strip_markers(text).lower() if ch not in _SQUAD_PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    return float(squad_normalize(prediction) == squad_normalize(gold))
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    predicted, expected = squad_normalize(prediction).split(), squad_normalize(gold).split()
+    common = Counter(predicted) & Counter(expected)
+    same = sum(common.values())
+    if not predicted or not expected or same == 0:
+        return float(predicted == expected)
+    precision, recall = same / len(predicted), same / len(expected)
+    return 2 * precision * recall / (precision + recall)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]

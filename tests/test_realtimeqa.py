@@ -1,0 +1,150 @@
+"""The RealTimeQA adapter: its format, its index, and the paper's metrics."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.evals.realtimeqa import DEFAULT_DATA, load_questions, realtimeqa_metrics, run_realtimeqa, select
+from tests.conftest import ROOT, make_settings
+from tests.fake_ollama import FakeOllama
+
+SHARED = (ROOT / DEFAULT_DATA).resolve()
+
+ARTICLES = [
+    {
+        "id": "a1",
+        "url": "https://example.org/taiwan",
+        "title": "Taiwan election",
+        "publish_date": "2024/01/03",
+        "authors": [],
+        "text": "Vice president Lai Ching-te won Taiwan's presidential election on Saturday, beating Hou Yu-ih.",
+    },
+    {
+        "id": "a2",
+        "url": "https://example.org/space",
+        "title": "Moon landing",
+        "publish_date": "2024/01/20",
+        "authors": [],
+        "text": "Japan's SLIM probe landed on the Moon, making Japan the fifth country to do so.",
+    },
+    {
+        "id": "a3",
+        "url": "https://example.org/later",
+        "title": "Published after the quiz",
+        "publish_date": "2024/03/01",
+        "authors": [],
+        "text": "Ko Wen-je founded a new party in Taiwan after the presidential election.",
+    },
+]
+
+
+def _question(qid: str, date: str, question: str, choices: list[str], gold: int, cands: list[str]) -> dict:
+    return {
+        "question_id": qid,
+        "question_date": date,
+        "source": "CNN",
+        "question": question,
+        "choices": choices,
+        "answer_idx": [gold],
+        "answer_text": [choices[gold]],
+        "evidence": "",
+        "candidate_article_ids": cands,
+    }
+
+
+@pytest.fixture
+def tiny_benchmark(tmp_path: Path) -> Path:
+    data = tmp_path / "rtqa"
+    data.mkdir()
+    with gzip.open(data / "articles.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(a) + "\n" for a in ARTICLES)
+    questions = [
+        _question(
+            "q1",
+            "2024/01/05",
+            "Who won Taiwan's presidential election?",
+            ["Ko Wen-je", "Lai Ching-te", "Hou Yu-ih", "Tsai Ing-wen"],
+            1,
+            ["a1"],
+        ),
+        _question(
+            "q2",
+            "2024/01/26",
+            "Which country landed a probe on the Moon this week?",
+            ["India", "China", "Japan", "Israel"],
+            2,
+            ["a2"],
+        ),
+    ]
+    nota = [dict(questions[0]), dict(questions[1])]
+    nota[1] = {
+        **nota[1],
+        "choices": ["India", "China", "None of the above", "Israel"],
+        "answer_idx": [2],
+        "answer_text": ["None of the above"],
+    }
+    for name, rows in (("questions.jsonl", questions), ("questions_nota.jsonl", nota)):
+        (data / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return data
+
+
+@pytest.mark.integration
+def test_adapter_indexes_answers_and_scores_the_benchmark(
+    tiny_benchmark: Path, tmp_path: Path, ollama: FakeOllama
+) -> None:
+    settings = make_settings(tmp_path / "unused", ollama_host=ollama.url)
+    run = run_realtimeqa(tiny_benchmark, index_dir=tmp_path / "bench-index", settings=settings, backend="ollama")
+    by_id = {r.question_id: r for r in run.results}
+    assert by_id["q1"].mc_choice == 1 and by_id["q1"].mc_correct
+    assert by_id["q2"].mc_choice == 2 and by_id["q2"].nota_choice == 2 and by_id["q2"].nota_correct
+    assert by_id["q1"].gold_in_candidates and by_id["q1"].gold_in_retrieved
+    assert run.metrics["mc_accuracy"] == 100.0 and run.metrics["nota_accuracy"] == 100.0
+    assert run.metrics["f1"] is not None and run.backend == "ollama"
+    assert run.reference["mc_accuracy"] == 57.9
+
+    again = run_realtimeqa(tiny_benchmark, index_dir=tmp_path / "bench-index", settings=settings, free_text=False)
+    assert [r.mc_choice for r in again.results] == [r.mc_choice for r in run.results]
+    assert again.metrics["exact_match"] is None and again.backend is None
+
+
+@pytest.mark.unit
+def test_sample_is_fixed_and_limit_takes_the_first(tiny_benchmark: Path) -> None:
+    questions = load_questions(tiny_benchmark / "questions.jsonl")
+    assert [q.question_id for q in select(questions, limit=1, sample=None)] == ["q1"]
+    assert select(questions, limit=None, sample=1) == select(questions, limit=None, sample=1)
+
+
+@pytest.mark.unit
+def test_metrics_are_percentages_and_skip_except_questions_for_free_text() -> None:
+    from qa.evals.realtimeqa import QuestionResult
+
+    base = {
+        "question": "q",
+        "gold": "g",
+        "nota_choice": None,
+        "nota_correct": False,
+        "gold_in_retrieved": True,
+        "gold_in_candidates": True,
+        "seconds": 1.0,
+    }
+    results = [
+        QuestionResult(question_id="1", mc_choice=0, mc_correct=True, exact_match=1.0, f1=1.0, **base),
+        QuestionResult(question_id="2", mc_choice=None, mc_correct=False, exact_match=0.0, f1=0.5, **base),
+        QuestionResult(question_id="3", mc_choice=1, mc_correct=False, **base),  # an "except" question
+    ]
+    metrics = realtimeqa_metrics(results)
+    assert metrics["mc_accuracy"] == pytest.approx(33.3) and metrics["mc_answered"] == pytest.approx(66.7)
+    assert metrics["exact_match"] == 50.0 and metrics["f1"] == 75.0
+
+
+@pytest.mark.unit
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared RealTimeQA data is not on this machine")
+def test_the_shared_benchmark_files_load() -> None:
+    questions = load_questions(SHARED / "questions.jsonl")
+    nota = load_questions(SHARED / "questions_nota.jsonl")
+    assert len(questions) == len(nota) == 739
+    assert all(len(q.choices) == 4 and q.answer_idx for q in questions)
