@@ -8,8 +8,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from qa.citations import best_quote, cited_numbers, drop_invalid, is_refusal, repair_citations, sentences_citing
+from qa.grounding import Grounded
 from qa.prompts import CANNOT_ANSWER
 from qa.retrieval import Passage
+from qa.verify import SentenceCheck
 
 
 class Citation(BaseModel):
@@ -27,6 +29,34 @@ class Citation(BaseModel):
     quote_end: int = Field(description="End of the quote in the article body (characters).")
 
 
+class Span(BaseModel):
+    doc_id: str
+    start: int = Field(description="Start in the article body (characters).")
+    end: int
+
+
+class Sentence(BaseModel):
+    """A sentence of the answer (or one removed from it) and whether a cited passage backs it."""
+
+    text: str
+    citations: list[int]
+    supported: bool
+    span: Span | None = Field(None, description="The passage sentence that backs it, in its article.")
+    reason: str = Field("", description="Why it is not backed (removed sentences).")
+
+
+class ConflictValue(BaseModel):
+    value: str
+    n: int
+    date: str | None
+    source: str
+
+
+class Conflict(BaseModel):
+    about: str = Field(description="'number' or 'party': what the articles disagree on.")
+    values: list[ConflictValue]
+
+
 class Timings(BaseModel):
     retrieve: float = 0.0
     generate: float = 0.0
@@ -42,6 +72,10 @@ class Answer(BaseModel):
     model: str
     timings_ms: Timings = Field(default_factory=Timings)
     note: str | None = Field(None, description="Why this backend was used, when it is a fallback.")
+    mode: str = Field("generate", description="'generate' (model, verified) or 'extract' (quoted evidence).")
+    sentences: list[Sentence] = Field(default_factory=list)
+    removed: list[Sentence] = Field(default_factory=list, description="Sentences dropped as unsupported.")
+    conflicts: list[Conflict] = Field(default_factory=list)
     choices: list[str] | None = Field(None, description="The options of a multiple-choice question, if any.")
     choice: int | None = Field(None, description="Index of the option the articles back; None when refused.")
     passages: list[Passage] = Field(default_factory=list, exclude=True)
@@ -120,3 +154,74 @@ def chosen_answer(
     text = f"{choices[index]} [{evidence.n}]"
     citation = citation_for(evidence, f"{question} {choices[index]} [{evidence.n}]")
     return Answer(answer=text, refused=False, citations=[citation], choices=list(choices), choice=index, **common)
+
+
+def _sentence(check: SentenceCheck) -> Sentence:
+    span = None
+    if check.evidence is not None:
+        e = check.evidence
+        span = Span(doc_id=e.passage.doc_id, start=e.article_start, end=e.article_end)
+    return Sentence(
+        text=check.text, citations=check.citations, supported=check.supported, span=span, reason=check.reason
+    )
+
+
+def grounded_answer(
+    question: str, grounded: Grounded, passages: Sequence[Passage], *, backend: str, model: str
+) -> Answer:
+    """The Answer for a grounded result: its sentences, what was removed, conflicts, and the citations."""
+    removed = [_sentence(c) for c in grounded.removed]
+    if grounded.refused:
+        return Answer(
+            question=question,
+            answer=CANNOT_ANSWER,
+            refused=True,
+            backend=backend,
+            model=model,
+            mode=grounded.mode,
+            removed=removed,
+            passages=list(passages),
+        )
+    by_number = {p.n: p for p in passages}
+    citations = [citation_for(by_number[n], grounded.text) for n in cited_numbers(grounded.text) if n in by_number]
+    # The quote shown for a citation is the sentence that backs the claim, where verification found one.
+    spans = {c.citations[0]: c.evidence for c in grounded.sentences if c.evidence and c.citations}
+    for i, citation in enumerate(citations):
+        evidence = spans.get(citation.n)
+        if evidence is not None:
+            citations[i] = citation.model_copy(
+                update={
+                    "quote": evidence.text,
+                    "quote_start": evidence.article_start,
+                    "quote_end": evidence.article_end,
+                }
+            )
+    conflicts = []
+    if grounded.conflict:
+        conflicts.append(
+            Conflict(
+                about=grounded.conflict.about,
+                values=[
+                    ConflictValue(
+                        value=v.value,
+                        n=v.evidence.passage.n,
+                        date=v.evidence.passage.date,
+                        source=v.evidence.passage.source,
+                    )
+                    for v in grounded.conflict.values
+                ],
+            )
+        )
+    return Answer(
+        question=question,
+        answer=grounded.text,
+        refused=False,
+        citations=citations,
+        backend=backend,
+        model=model,
+        mode=grounded.mode,
+        sentences=[_sentence(c) for c in grounded.sentences],
+        removed=removed,
+        conflicts=conflicts,
+        passages=list(passages),
+    )

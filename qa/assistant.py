@@ -8,11 +8,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from qa.answer import Answer, build_answer, chosen_answer, refusal
+from qa.answer import Answer, chosen_answer, grounded_answer, refusal
 from qa.backends import LLM, BackendChoice, choose_backend
 from qa.choices import is_none_of_the_above, pick
+from qa.citations import drop_invalid
 from qa.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.errors import IndexEmptyError, QAError
+from qa.grounding import ground
 from qa.ingest import Ingestor, IngestReport, ProgressCallback
 from qa.prompts import answer_prompt
 from qa.retrieval import HybridRetriever, Passage, renumber
@@ -90,6 +92,16 @@ class Assistant:
             return BackendChoice(self._llm, None)
         return choose_backend(self.settings, name)
 
+    def resolve_mode(self, mode: str | None = None, backend: str | None = None) -> tuple[str, BackendChoice | None]:
+        """'generate' with the model that drafts, or 'extract' with none; 'auto' decides which."""
+        mode = mode or self.settings.mode
+        if mode not in ("auto", "generate", "extract"):
+            raise QAError(f"mode must be 'auto', 'generate' or 'extract', got {mode!r}")
+        choice = self.backend(backend) if mode != "extract" else None
+        if mode == "auto":
+            mode = "extract" if choice and _is_bundled_base_model(choice.llm, self.settings) else "generate"
+        return mode, choice if mode == "generate" else None
+
     def retrieve(
         self, question: str, *, top_k: int | None = None, date_from: str | None = None, date_to: str | None = None
     ) -> list[Passage]:
@@ -110,6 +122,7 @@ class Assistant:
         backend: str | None = None,
         on_token: Callable[[str], None] | None = None,
         choices: Sequence[str] | None = None,
+        mode: str | None = None,
     ) -> Answer:
         """Answer from the indexed articles only, citing passages as [n]; refuse when they do not tell.
 
@@ -121,22 +134,35 @@ class Assistant:
         started = time.perf_counter()
         passages = self.retrieve(question, top_k=top_k, date_from=date_from, date_to=date_to)
         retrieved = time.perf_counter()
-        choice = self.backend(backend)
-        llm = choice.llm
+        mode, choice = self.resolve_mode(mode, backend)
+        name, model = (choice.llm.backend, choice.llm.model) if choice else ("none", "none")
 
         best = max((p.score for p in passages), default=-1.0)
         if best < self.settings.min_relevance:
             # Nothing close enough: asking the model would only invite it to make something up.
-            answer = refusal(question, passages, backend=llm.backend, model=llm.model)
+            answer = refusal(question, passages, backend=name, model=model)
+            answer.mode = mode
         else:
-            pieces = []
-            for piece in llm.stream(answer_prompt(question, passages), max_tokens=self.settings.max_answer_tokens):
-                pieces.append(piece)
-                if on_token:
-                    on_token(piece)
-            answer = build_answer(question, "".join(pieces), passages, backend=llm.backend, model=llm.model)
+            draft = None
+            if choice is not None:
+                pieces = []
+                prompt = answer_prompt(question, passages)
+                for piece in choice.llm.stream(prompt, max_tokens=self.settings.max_answer_tokens):
+                    pieces.append(piece)
+                    if on_token:
+                        on_token(piece)
+                draft = drop_invalid(" ".join("".join(pieces).split()), len(passages))
+            grounded = ground(
+                question,
+                passages,
+                self.embedder,
+                draft=draft,
+                min_evidence=self.settings.min_evidence,
+                min_similarity=self.settings.min_support,
+            )
+            answer = grounded_answer(question, grounded, passages, backend=name, model=model)
         finished = time.perf_counter()
-        answer.note = choice.note
+        answer.note = choice.note if choice else None
         answer.timings_ms.retrieve = round((retrieved - started) * 1000, 1)
         answer.timings_ms.generate = round((finished - retrieved) * 1000, 1)
         answer.timings_ms.total = round((finished - started) * 1000, 1)
@@ -186,6 +212,10 @@ class Assistant:
             model=model,
             note=note,
         )
+
+
+def _is_bundled_base_model(llm: LLM, settings: Settings) -> bool:
+    return llm.backend == "embedded" and settings.embedded_model_path is None
 
 
 def _check_question(question: str) -> str:

@@ -114,6 +114,7 @@ def _print_report(report: IngestReport) -> None:
 @click.option("--from", "date_from", help="Only articles dated on or after this day (YYYY-MM-DD).")
 @click.option("--to", "date_to", help="Only articles dated on or before this day (YYYY-MM-DD).")
 @click.option("--choice", "choices", multiple=True, help="An option of a multiple-choice question (repeat it).")
+@click.option("--mode", type=click.Choice(["auto", "generate", "extract"]), help="Verified model text, or quotes.")
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -123,16 +124,17 @@ def ask(
     date_from: str | None,
     date_to: str | None,
     choices: tuple[str, ...],
+    mode: str | None,
 ) -> None:
     """Answer QUESTION from the indexed articles, with citations."""
     assistant = _assistant(ctx)
     options = list(choices) or None
     if as_json:
-        answer = assistant.ask(question, top_k=top_k, date_from=date_from, date_to=date_to, choices=options)
+        answer = assistant.ask(question, top_k=top_k, date_from=date_from, date_to=date_to, choices=options, mode=mode)
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
         return
     with err.status("Reading the articles…"):
-        answer = assistant.ask(question, top_k=top_k, date_from=date_from, date_to=date_to, choices=options)
+        answer = assistant.ask(question, top_k=top_k, date_from=date_from, date_to=date_to, choices=options, mode=mode)
     _print_answer(answer)
 
 
@@ -140,6 +142,10 @@ def _print_answer(answer: Answer) -> None:
     if answer.note:
         err.print(f"[dim]{escape(answer.note)}[/dim]")
     out.print(escape(answer.answer), style="bold yellow" if answer.refused else "bold")
+    if answer.mode == "extract" and not answer.refused and answer.backend != "none":
+        out.print("  (quoted from the articles: the model's own sentences could not be verified)", style="dim")
+    for removed in answer.removed:
+        out.print(f"  [strike]{escape(removed.text)}[/strike] — removed: {escape(removed.reason)}", style="dim")
     for c in answer.citations:
         out.print(f"  [cyan][{c.n}][/cyan] {escape(c.title)} ({c.date or 'undated'}) — {escape(c.source)}")
         out.print(f"      “{escape(c.quote)}”", style="dim")

@@ -70,3 +70,44 @@ def parse_date(value: object) -> str | None:
 def date_number(iso: str | None) -> int:
     """`2024-01-04` → 20240104, for range filters in the store; 0 means undated."""
     return int(iso.replace("-", "")) if iso else 0
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# A weekday not already followed by its date ("Wednesday, January 3" stays as it is).
+_WEEKDAY = re.compile(
+    r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b(?!,?\s+(?:\d|[A-Z][a-z]+\.?\s+\d))"
+)
+_RELATIVE_DAY = re.compile(r"\b(yesterday|today)\b", re.IGNORECASE)
+
+
+def long_date(day: date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def anchor(text: str, article_date: str | None) -> str:
+    """Pin relative days to the calendar, from the article's own date: "on Wednesday" in an article of
+    Thursday 2024-01-04 becomes "on Wednesday, January 3, 2024". Undated articles are left as they are."""
+    if not article_date:
+        return text
+    published = date.fromisoformat(article_date)
+
+    def weekday(match: re.Match[str]) -> str:
+        # The latest such weekday on or before the article's date: news reports what has happened.
+        back = (published.weekday() - _WEEKDAYS.index(match[1].lower())) % 7
+        return f"{match[1]}, {long_date(date.fromordinal(published.toordinal() - back))}"
+
+    def relative(match: re.Match[str]) -> str:
+        back = 1 if match[1].lower() == "yesterday" else 0
+        return f"{match[1]} ({long_date(date.fromordinal(published.toordinal() - back))})"
+
+    return _RELATIVE_DAY.sub(relative, _WEEKDAY.sub(weekday, text))
+
+
+def as_stated(text: str, article_date: str | None) -> str:
+    """A passage with what its date lets a reader say: the date written out, relative days pinned.
+
+    The facts an answer may take from a passage: its words, and the calendar dates they imply.
+    """
+    if not article_date:
+        return text
+    return f"{long_date(date.fromisoformat(article_date))} ({article_date}). {anchor(text, article_date)}"

@@ -58,6 +58,7 @@ def _gate_options(command: Any) -> Any:
 )
 @click.option("--backend", type=click.Choice(["auto", "ollama", "embedded"]), help="Answering model.")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Passages per question.")
+@click.option("--mode", type=click.Choice(["auto", "generate", "extract"]), help="Answer mode (QA_MODE).")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N cases or questions.")
 @click.option("--sample", type=click.IntRange(1), help="RealTimeQA: a fixed random sample of N questions.")
 @click.option("--json", "as_json", is_flag=True, help="Print all results and metrics as JSON.")
@@ -95,6 +96,7 @@ def eval_command(
     article_paths: tuple[Path, ...],
     backend: str | None,
     top_k: int | None,
+    mode: str | None,
     limit: int | None,
     sample: int | None,
     as_json: bool,
@@ -130,6 +132,7 @@ def eval_command(
             backend=backend,
             top_k=top_k,
             limit=limit,
+            mode=mode,
             on_case=show,
         )
     if report_dir:

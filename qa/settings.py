@@ -80,6 +80,26 @@ class Settings(BaseSettings):
         description="Cosine similarity the best passage must reach; below it the assistant refuses "
         "without asking the model.",
     )
+    mode: Literal["auto", "generate", "extract"] = Field(
+        "auto",
+        description="'generate': the model drafts, every sentence is verified against the passages, unsupported "
+        "ones are removed, and the answer falls back to quoting evidence; 'extract': quote the evidence only; "
+        "'auto': generate with Ollama or a GGUF of your own, extract with the bundled base model, whose "
+        "verified drafts score below plain quotes on the eval set (evals/README.md).",
+    )
+    min_evidence: float = Field(
+        0.60,
+        ge=0.0,
+        le=2.0,
+        description="Score the best evidence sentence must reach (cosine to the question + key-word share "
+        "+ shape bonus); below it the articles do not answer. Calibrated on evals/seeds.jsonl.",
+    )
+    min_support: float = Field(
+        0.55,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity an answer sentence needs to a sentence of the passage it cites.",
+    )
 
     @field_validator("ollama_host")
     @classmethod

@@ -7,14 +7,13 @@ import pytest
 from qa.evals.matching import (
     contains_answer,
     exact_match,
-    normalize,
-    numbers_in,
     overlaps,
     percentile,
     squad_normalize,
     token_f1,
     unsupported_numbers,
 )
+from qa.facts import normalize, numbers_in
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,7 @@
-"""Deterministic text matching for scoring answers: no model, no judge, same result every run."""
+"""Deterministic text matching for scoring answers: no model, no judge, same result every run.
+
+Normalisation lives in `qa.facts`, shared with answer verification, so both agree on what is the same fact.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +10,11 @@ import string
 from collections import Counter
 from collections.abc import Iterable
 from difflib import SequenceMatcher
-from functools import lru_cache
 
-from text_to_num import alpha2digit
+from qa.facts import normalize, numbers_in, strip_markers, words
 
-_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
-_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
-_PUNCT = re.compile(r"[^\w\s.]|(?<!\d)\.|\.(?!\d)")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _SQUAD_PUNCT = set(string.punctuation)
-
-
-def strip_markers(text: str) -> str:
-    """Drop citation markers, so `[2]` is not read as the number 2."""
-    return _MARKER.sub(" ", text)
-
-
-@lru_cache(maxsize=4096)
-def normalize(text: str) -> str:
-    """Lower case, number words as digits, no thousands separators, punctuation as spaces.
-
-    "Eighteen F-16s" and "18 f 16s" normalise alike; "2,800" becomes "2800".
-    """
-    text = strip_markers(text).replace("\u2019", "'").replace("\u2014", " ").replace("\u2013", " ")
-    # alpha2digit turns "thirty-two" into "32" but leaves lone "one" alone (it is often a pronoun).
-    text = alpha2digit(text, "en")
-    text = _THOUSANDS.sub("", text.lower())
-    text = _PUNCT.sub(" ", text)
-    return " ".join(text.split())
 
 
 def contains_answer(answer: str, accepted: Iterable[str]) -> str | None:
@@ -48,11 +27,6 @@ def contains_answer(answer: str, accepted: Iterable[str]) -> str | None:
     return None
 
 
-def numbers_in(text: str) -> list[str]:
-    """Numbers in a text (digits or words), normalised, markers excluded, in order of appearance."""
-    return _NUMBER.findall(normalize(text))
-
-
 def unsupported_numbers(answer: str, sources: Iterable[str]) -> list[str]:
     """Numbers of the answer that appear in none of the sources: the most harmful error in news."""
     available: set[str] = set()
@@ -61,13 +35,9 @@ def unsupported_numbers(answer: str, sources: Iterable[str]) -> list[str]:
     return [n for n in numbers_in(answer) if n not in available]
 
 
-def _words(text: str) -> list[str]:
-    return normalize(text).split()
-
-
 def overlaps(passage: str, quote: str) -> bool:
     """Whether a passage holds a gold evidence quote, or enough of it when a chunk boundary cut it."""
-    quote_words, passage_words = _words(quote), _words(passage)
+    quote_words, passage_words = words(quote), words(passage)
     if not quote_words or not passage_words:
         return False
     match = SequenceMatcher(None, passage_words, quote_words, autojunk=False).find_longest_match(

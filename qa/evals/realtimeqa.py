@@ -20,16 +20,10 @@ from pydantic import BaseModel, Field, ValidationError
 from qa.answer import Citation
 from qa.assistant import Assistant
 from qa.backends import choose_backend
+from qa.dates import as_stated
 from qa.errors import QAError
-from qa.evals.matching import (
-    contains_answer,
-    exact_match,
-    normalize,
-    numbers_in,
-    percentile,
-    token_f1,
-    unsupported_numbers,
-)
+from qa.evals.matching import contains_answer, exact_match, percentile, token_f1, unsupported_numbers
+from qa.facts import normalize, numbers_in
 from qa.ingest import ProgressCallback
 from qa.retrieval import Passage
 from qa.settings import Settings
@@ -205,7 +199,9 @@ def run_realtimeqa(
             result.citations = len(answer.citations)
             result.citations_with_gold = sum(_holds([c], gold) for c in answer.citations)
             result.numbers = len(numbers_in(prediction))
-            result.unsupported_numbers = unsupported_numbers(prediction, [c.text for c in answer.citations])
+            result.unsupported_numbers = unsupported_numbers(
+                prediction, [f"{c.title}. {as_stated(c.text, c.date)}" for c in answer.citations]
+            )
         result.seconds = round(time.perf_counter() - began, 2)
         results.append(result)
         if on_question:

@@ -53,7 +53,7 @@ def write_chart(run: EvalRun, path: Path) -> Path:
     right.bar([x + 0.2 for x in positions], p95, width=0.4, label="p95", color="#f0a030")
     right.set_xticks(list(positions), stages)
     right.set_ylabel("seconds")
-    right.set_title(f"Latency per stage ({run.backend}: {run.model})")
+    right.set_title(f"Latency per stage ({run.backend})")
     right.legend()
     fig.tight_layout()
     fig.savefig(path)

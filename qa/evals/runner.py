@@ -27,6 +27,7 @@ def evaluate(
     backend: str | None = None,
     top_k: int | None = None,
     limit: int | None = None,
+    mode: str | None = None,
     on_case: CaseCallback | None = None,
 ) -> EvalRun:
     """Score answers to `cases` over `articles`, repeatably.
@@ -41,12 +42,14 @@ def evaluate(
     settings = settings or Settings()
     if backend:
         settings = settings.model_copy(update={"backend": backend})
+    if mode:
+        settings = settings.model_copy(update={"mode": mode})
     if assistant is not None:
         return _run(assistant, case_list, set_name, backend, top_k, on_case)
     paths = [articles] if isinstance(articles, str | Path) else list(articles)
     with tempfile.TemporaryDirectory(prefix="qa-eval-", ignore_cleanup_errors=True) as tmp:
         # The model is chosen once, so every case is answered by the same one and Ollama is probed once.
-        llm = choose_backend(settings).llm
+        llm = choose_backend(settings).llm if settings.mode != "extract" else None
         fresh = Assistant(settings.model_copy(update={"index_dir": Path(tmp), "chroma_url": None}), llm=llm)
         fresh.ingest(paths)
         return _run(fresh, case_list, set_name, None, top_k, on_case)
@@ -61,7 +64,7 @@ def _run(
     on_case: CaseCallback | None,
 ) -> EvalRun:
     started = time.perf_counter()
-    choice = assistant.backend(backend)
+    mode, choice = assistant.resolve_mode(None, backend)
     results = []
     for case in cases:
         answer = assistant.ask(case.question, top_k=top_k, backend=backend)
@@ -73,8 +76,8 @@ def _run(
     settings = assistant.settings
     return EvalRun(
         set=set_name,
-        backend=choice.llm.backend,
-        model=choice.llm.model,
+        backend=choice.llm.backend if choice else "none",
+        model=choice.llm.model if choice else "none",
         settings={
             "top_k": k,
             "candidates": settings.candidates,
@@ -82,6 +85,9 @@ def _run(
             "min_relevance": settings.min_relevance,
             "chunk_tokens": settings.chunk_tokens,
             "max_answer_tokens": settings.max_answer_tokens,
+            "mode": mode,
+            "min_evidence": settings.min_evidence,
+            "min_support": settings.min_support,
             "embedding_model": settings.embedding_model,
         },
         created=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -6,9 +6,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from qa.answer import Answer
+from qa.dates import as_stated
 from qa.evals.cases import EvalCase
-from qa.evals.matching import contains_answer, numbers_in, overlaps, percentile, unsupported_numbers
+from qa.evals.matching import contains_answer, overlaps, percentile, unsupported_numbers
 from qa.evals.results import CaseResult, CitationCheck, Latency, Metrics
+from qa.facts import numbers_in
 
 
 def _holds_evidence(text: str, evidence: Sequence[str]) -> bool:
@@ -24,7 +26,9 @@ def score_case(case: EvalCase, answer: Answer) -> CaseResult:
     rank = next((i for i, p in enumerate(answer.passages, 1) if _holds_evidence(p.text, case.evidence)), None)
     matched = None if answer.refused else contains_answer(answer.answer, case.answers)
     numbers = [] if answer.refused else numbers_in(answer.answer)
-    unsupported = [] if answer.refused else unsupported_numbers(answer.answer, [c.text for c in answer.citations])
+    # A cited passage backs its words and the dates its article's date implies ("Wednesday" → January 3).
+    sources = [f"{c.title}. {as_stated(c.text, c.date)}" for c in answer.citations]
+    unsupported = [] if answer.refused else unsupported_numbers(answer.answer, sources)
     where = f"evidence at retrieved rank {rank}" if rank else "evidence not among the retrieved passages"
 
     if case.answerable and answer.refused:
