@@ -15,11 +15,12 @@ from qa import Assistant
 from qa.ui import chat, evals, library
 from qa.ui.render import CSS
 
+# Questions the seed articles answer (one with a follow-up, one where they disagree) and one they do not.
 EXAMPLES = [
     "How many F-16s is the Netherlands sending?",
-    "and how many did Norway send?",
-    "Who brokered the prisoner exchange?",
     "How many drones did Russia launch?",
+    "and how many were shot down?",
+    "How many Ukrainians were released from Russian captivity?",
     "What is the death toll in Kyiv after the missile attack?",
     "How many tanks did Germany send?",
 ]
@@ -98,7 +99,9 @@ def build_app(
             delete_note = gr.Markdown()
             types = ", ".join(s.upload_types)
             gr.Markdown(f"### Add articles\nAccepted: {types}, up to {s.upload_max_mb:g} MB each.")
-            files = gr.File(file_count="multiple", file_types=list(s.upload_types), type="filepath", label="Articles")
+            # No file_types here: Gradio would refuse the whole batch for one wrong file, without naming it; the
+            # app's own check refuses that file alone and says why (a result row per file).
+            files = gr.File(file_count="multiple", type="filepath", label="Articles")
             upload_button = gr.Button("Add to the library", variant="primary")
             upload_note = gr.Markdown()
             upload_results = gr.Dataframe(headers=library.RESULT_HEADERS, interactive=False, label="Per file")
