@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from gradio_client import Client, handle_file
 
-from qa import Assistant
+from qa import Assistant, SentenceTransformerEmbedder
 from qa.ui import chat
 from tests.conftest import UNREACHABLE_OLLAMA, ServedUI, make_settings
 from tests.fake_ollama import FakeOllama
@@ -130,3 +130,24 @@ def test_the_model_picker_lists_ollamas_models(ollama: FakeOllama, tmp_path: Pat
 def test_the_backend_indicator_explains_the_embedded_fallback(served_ui: ServedUI) -> None:
     html = chat.backend_status(served_ui.assistant, "auto", "auto", None)
     assert "embedded" in html and "Ollama is not reachable" in html and "mode extract" in html
+
+
+def test_generate_mode_streams_the_models_tokens_then_the_verified_answer(
+    seeded_index: Path, embedder: SentenceTransformerEmbedder, ollama: FakeOllama
+) -> None:
+    assistant = Assistant(make_settings(seeded_index, ollama_host=ollama.url), embedder=embedder)
+    options = chat.AskOptions(top_k=5, backend="ollama", mode="generate")
+    updates = list(chat.respond(assistant, "How many drones did Russia launch?", [], [], [], options))
+    shown = [text_of(messages[-1]) for messages, *_ in updates]
+    assert "qa-draft" in shown[0] and any("qa-draft" in s and "Reading" not in s for s in shown[1:-1])
+    assert "qa-answer" in shown[-1] and "qa-draft" not in shown[-1] and "ollama · llama3.2:3b" in shown[-1]
+    _, textbox, questions, _, panel = updates[-1]
+    assert textbox == "" and questions == ["How many drones did Russia launch?"] and 'id="qa-src-1-' in panel
+
+
+def test_the_evals_tab_runs_the_seed_set(client: Client) -> None:
+    metrics, verdicts, chart, note = client.predict(3, api_name="/evaluate")
+    labels = [r[0] for r in rows(metrics)]
+    assert "accuracy" in labels and "citation precision" in labels and any("hit @" in x or "@5" in x for x in labels)
+    assert len(rows(verdicts)) == 3 and all(r[2] for r in rows(verdicts))
+    assert Path(chart).stat().st_size > 1000 and note.startswith("3 cases answered by")

@@ -101,10 +101,12 @@ def build_app(
             gr.Markdown(f"### Add articles\nAccepted: {types}, up to {s.upload_max_mb:g} MB each.")
             # No file_types here: Gradio would refuse the whole batch for one wrong file, without naming it; the
             # app's own check refuses that file alone and says why (a result row per file).
-            files = gr.File(file_count="multiple", type="filepath", label="Articles")
-            upload_button = gr.Button("Add to the library", variant="primary")
+            files = gr.File(file_count="multiple", type="filepath", label="Articles", elem_id="qa-upload")
+            upload_button = gr.Button("Add to the library", variant="primary", elem_id="qa-add")
             upload_note = gr.Markdown()
-            upload_results = gr.Dataframe(headers=library.RESULT_HEADERS, interactive=False, label="Per file")
+            upload_results = gr.Dataframe(
+                headers=library.RESULT_HEADERS, interactive=False, label="Per file", elem_id="qa-upload-results"
+            )
 
         with gr.Tab("Evals", id="evals"):
             if eval_set is None or eval_articles is None:

@@ -95,12 +95,12 @@ def respond(
     sections = list(sections or [])
     question = (question or "").strip()
     if not question:
-        yield messages, "", questions, sections, panel(sections)
+        yield list(messages), "", list(questions), list(sections), panel(sections)
         return
     turn = sum(1 for m in messages if m.get("role") == "assistant") + 1
     messages.append({"role": "user", "content": escape(question)})
     messages.append({"role": "assistant", "content": render.draft_html("Reading the articles…")})
-    yield messages, "", questions, sections, panel(sections)
+    yield list(messages), "", list(questions), list(sections), panel(sections)
 
     chosen = assistant_for(assistant, options.ollama_model)
 
@@ -125,21 +125,21 @@ def respond(
             else:
                 streamed = True
                 messages[-1] = {"role": "assistant", "content": render.draft_html(item)}
-                yield messages, "", questions, sections, panel(sections)
+                yield list(messages), "", list(questions), list(sections), panel(sections)
     except QAError as exc:
         messages[-1] = {"role": "assistant", "content": render.error_html(str(exc))}
-        yield messages, "", questions, sections, panel(sections)
+        yield list(messages), "", list(questions), list(sections), panel(sections)
         return
     assert answer is not None
     if not streamed and not answer.refused:
         for prefix in reveal(answer.answer):
             messages[-1] = {"role": "assistant", "content": render.draft_html(prefix)}
-            yield messages, "", questions, sections, panel(sections)
+            yield list(messages), "", list(questions), list(sections), panel(sections)
             time.sleep(REVEAL_PAUSE)
     questions.append(answer.standalone_question or question)
     sections.append(render.sources_html(answer, turn))
     messages[-1] = {"role": "assistant", "content": render.answer_html(answer, turn)}
-    yield messages, "", questions, sections, panel(sections)
+    yield list(messages), "", list(questions), list(sections), panel(sections)
 
 
 def panel(sections: list[str]) -> str:
