@@ -1,9 +1,41 @@
-"""Start the assistant: index the seed articles when the index is empty, then chat in the terminal.
+"""Start the web UI: index seeds/ when the index is empty, then serve on http://127.0.0.1:7860.
 
-The Gradio chat UI replaces the terminal chat here when it lands.
+`python app.py [--host H] [--port P] [--index DIR] [--no-seed]`; QA_UI_HOST / QA_UI_PORT and every other
+QA_* setting apply too.
 """
 
-from qa.cli import main
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from qa import Assistant, Settings
+from qa.ui import build_app, launch
+
+ROOT = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="newsqa web UI")
+    parser.add_argument("--host", help="address to listen on (QA_UI_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (QA_UI_PORT, default 7860)")
+    parser.add_argument("--index", type=Path, help="index directory (QA_INDEX_DIR)")
+    parser.add_argument("--no-seed", action="store_true", help="do not index seeds/ into an empty index")
+    args = parser.parse_args(argv)
+    settings = Settings(**({"index_dir": args.index} if args.index else {}))
+    assistant = Assistant(settings)
+    if not args.no_seed and assistant.status(probe_backend=False).chunks == 0:
+        print(f"Indexing {ROOT / 'seeds'} (first run)…", flush=True)
+        report = assistant.ingest([ROOT / "seeds"])
+        print(f"added {report.added} articles, {report.chunks} chunks", flush=True)
+    app = build_app(assistant, eval_set=ROOT / "evals" / "seeds.jsonl", eval_articles=ROOT / "seeds")
+    launch(
+        app,
+        host=args.host or settings.ui_host,
+        port=args.port or settings.ui_port,
+        upload_max_mb=settings.upload_max_mb,
+    )
+
 
 if __name__ == "__main__":
-    main(["chat", "--seed", "seeds"])
+    main()

@@ -9,12 +9,14 @@ from qa.backends import LLM, EmbeddedLLM, OllamaLLM
 from qa.documents import Article
 from qa.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.errors import BackendError, ConfigError, DocumentError, IndexEmptyError, IndexMismatchError, QAError, StoreError
-from qa.evals import EvalCase, EvalRun, compare_runs, evaluate, load_cases
+from qa.evals import EvalCase, EvalRun, compare_runs, evaluate, load_cases, write_report
+from qa.followup import standalone_question
 from qa.ingest import FailedFile, IngestReport, Progress
 from qa.prompts import CANNOT_ANSWER
 from qa.retrieval import Passage
 from qa.settings import Settings
 from qa.store import ArticleRecord
+from qa.uploads import Upload, check_upload, keep_upload
 
 __all__ = [
     "CANNOT_ANSWER",
@@ -44,7 +46,12 @@ __all__ = [
     "Status",
     "StoreError",
     "Timings",
+    "Upload",
+    "check_upload",
     "compare_runs",
     "evaluate",
+    "keep_upload",
     "load_cases",
+    "standalone_question",
+    "write_report",
 ]

@@ -78,6 +78,9 @@ class Answer(BaseModel):
     conflicts: list[Conflict] = Field(default_factory=list)
     choices: list[str] | None = Field(None, description="The options of a multiple-choice question, if any.")
     choice: int | None = Field(None, description="Index of the option the articles back; None when refused.")
+    standalone_question: str | None = Field(
+        None, description="The follow-up rewritten to stand alone (what was searched), when it was rewritten."
+    )
     passages: list[Passage] = Field(default_factory=list, exclude=True)
 
     @property

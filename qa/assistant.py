@@ -9,11 +9,12 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from qa.answer import Answer, chosen_answer, grounded_answer, refusal
-from qa.backends import LLM, BackendChoice, choose_backend
+from qa.backends import LLM, BackendChoice, OllamaLLM, choose_backend
 from qa.choices import is_none_of_the_above, pick
 from qa.citations import drop_invalid
 from qa.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.errors import IndexEmptyError, QAError
+from qa.followup import standalone_question
 from qa.grounding import ground
 from qa.ingest import Ingestor, IngestReport, ProgressCallback
 from qa.prompts import answer_prompt
@@ -87,6 +88,21 @@ class Assistant:
 
     # --- answering ------------------------------------------------------------------------------
 
+    def using(self, **overrides: object) -> Assistant:
+        """This assistant with some settings changed (e.g. `ollama_model`), sharing its index and encoder."""
+        settings = self.settings.model_copy(update=overrides)
+        twin = Assistant(settings, llm=self._llm, store=self.store, embedder=self.embedder)
+        twin.retriever = self.retriever
+        return twin
+
+    def ollama_models(self) -> list[str]:
+        """The models the configured Ollama server has; BackendError (with the fix) when it does not answer."""
+        return OllamaLLM(self.settings.ollama_host, "", self.settings.ollama_probe_timeout).models()
+
+    def rewrite(self, question: str, history: Sequence[str]) -> str:
+        """A follow-up made standalone from the earlier questions (see `qa.followup`)."""
+        return standalone_question(question, history)
+
     def backend(self, name: str | None = None) -> BackendChoice:
         if self._llm is not None and name is None:
             return BackendChoice(self._llm, None)
@@ -123,12 +139,46 @@ class Assistant:
         on_token: Callable[[str], None] | None = None,
         choices: Sequence[str] | None = None,
         mode: str | None = None,
+        history: Sequence[str] | None = None,
     ) -> Answer:
         """Answer from the indexed articles only, citing passages as [n]; refuse when they do not tell.
 
         With `choices`, the answer is the option the passages state (`Answer.choice`), cited to the passage
         that states it; no model is asked, so the choice is as good as the retrieval.
+
+        With `history` (the earlier questions of a conversation, oldest first), a follow-up such as "and how
+        many did Norway send?" is rewritten into a standalone question before retrieval; the rewrite is in
+        `Answer.standalone_question`.
         """
+        asked = question
+        if history:
+            question = self.rewrite(question, history)
+        answer = self._ask(
+            question,
+            top_k=top_k,
+            date_from=date_from,
+            date_to=date_to,
+            backend=backend,
+            on_token=on_token,
+            choices=choices,
+            mode=mode,
+        )
+        if history and question != " ".join(asked.split()):
+            answer.question, answer.standalone_question = asked, question
+        return answer
+
+    def _ask(
+        self,
+        question: str,
+        *,
+        top_k: int | None,
+        date_from: str | None,
+        date_to: str | None,
+        backend: str | None,
+        on_token: Callable[[str], None] | None,
+        choices: Sequence[str] | None,
+        mode: str | None,
+    ) -> Answer:
         if choices is not None:
             return self._choose(question, choices, top_k=top_k, date_from=date_from, date_to=date_to)
         started = time.perf_counter()

@@ -69,6 +69,18 @@ class Settings(BaseSettings):
         1, ge=0, le=3, description="Sentences repeated at the start of the next chunk for context."
     )
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped as oversized.")
+    upload_max_mb: float = Field(
+        10.0, gt=0, description="Largest article file the web UI accepts as an upload, in megabytes."
+    )
+    upload_types: tuple[str, ...] = Field(
+        (".txt", ".md", ".html", ".htm", ".jsonl"),
+        description="File name endings the web UI accepts as uploads (a JSON list in QA_UPLOAD_TYPES).",
+    )
+    upload_dir: Path | None = Field(
+        None, description="Where the web UI keeps uploaded articles; default: an 'uploads' folder in index_dir."
+    )
+    ui_host: str = Field("127.0.0.1", description="Address the web UI listens on (loopback: this machine only).")
+    ui_port: int = Field(7860, ge=1, le=65535, description="Port the web UI listens on.")
 
     top_k: int = Field(5, ge=1, le=50, description="Passages given to the model.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
@@ -113,6 +125,19 @@ class Settings(BaseSettings):
             if value.count(":") == 1:  # a bare host means Ollama's default port
                 value += ":11434"
         return value.replace("://0.0.0.0", "://127.0.0.1")
+
+    @field_validator("upload_types")
+    @classmethod
+    def _check_upload_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple("." + v.strip().lower().lstrip(".") for v in value if v.strip())
+        if not cleaned:
+            raise ValueError('QA_UPLOAD_TYPES is empty; list endings like [".txt", ".md"]')
+        return cleaned
+
+    @property
+    def uploads(self) -> Path:
+        """The folder uploaded articles are copied to before they are ingested."""
+        return self.upload_dir or self.index_dir / "uploads"
 
     @field_validator("chroma_url")
     @classmethod

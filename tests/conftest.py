@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,28 @@ def ollama() -> Iterator[FakeOllama]:
     server = FakeOllama().start()
     yield server
     server.stop()
+
+
+@dataclass
+class ServedUI:
+    url: str
+    assistant: Assistant
+
+
+@pytest.fixture(scope="module")
+def served_ui(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[ServedUI]:
+    """The web UI on loopback over its own index of seeds/ (tests may add and delete articles)."""
+    from qa.ui import build_app, launch
+
+    index_dir = tmp_path_factory.mktemp("ui") / "index"
+    assistant = Assistant(make_settings(index_dir, upload_max_mb=1), embedder=embedder)
+    assistant.ingest([SEEDS])
+    app = build_app(assistant, eval_set=ROOT / "evals" / "seeds.jsonl", eval_articles=SEEDS)
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    launch(app, host="127.0.0.1", port=port, upload_max_mb=1, prevent_thread_lock=True, quiet=True)
+    try:
+        yield ServedUI(f"http://127.0.0.1:{port}/", assistant)
+    finally:
+        app.close()

@@ -1,0 +1,79 @@
+"""The library tab's handlers: list, filter, delete and upload articles, all through the Assistant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from qa import Assistant, IngestReport, Progress, QAError, keep_upload
+from qa.ui.render import article_rows
+
+# (fraction done, what is being done) — gr.Progress fits this shape, and so does a test's list.append.
+ProgressFn = Callable[[float, str], None]
+RESULT_HEADERS = ["file", "result", "detail"]
+
+
+def article_choices(assistant: Assistant) -> list[tuple[str, str]]:
+    """(label, doc id) pairs for the delete picker."""
+    return [(f"{r.title} ({r.date or 'undated'}) · {r.doc_id}", r.doc_id) for r in assistant.articles()]
+
+
+def table(assistant: Assistant, query: str | None = "") -> list[list[object]]:
+    return article_rows(assistant.articles(), query)
+
+
+def delete(assistant: Assistant, doc_ids: Sequence[str] | None) -> str:
+    ids = [d for d in (doc_ids or []) if d]
+    if not ids:
+        return "Pick one or more articles to delete first."
+    removed = assistant.remove(ids)
+    return f"Deleted {removed} of {len(ids)} article(s)." + (
+        "" if removed == len(ids) else " The others were not in the index (already deleted?)."
+    )
+
+
+def _result(report: IngestReport) -> tuple[str, str]:
+    if report.failed:
+        return "failed", "; ".join(f.error for f in report.failed)
+    if report.added or report.updated:
+        what = "added" if report.added else "updated"
+        articles = report.added + report.updated
+        return what, f"{articles} article(s), {report.chunks} chunks"
+    if report.unchanged:
+        return "skipped", "unchanged: already indexed with the same content"
+    return "skipped", "no articles found in the file"
+
+
+def upload(
+    assistant: Assistant, files: Sequence[str] | None, progress: ProgressFn | None = None
+) -> tuple[list[list[str]], str]:
+    """Check, keep and ingest each uploaded file; one result row per file, and a summary line."""
+    paths = [str(f) for f in (files or [])]
+    if not paths:
+        return [], "Choose article files first (txt, md, html or jsonl)."
+    rows: list[list[str]] = []
+    total = len(paths)
+    for i, raw in enumerate(paths):
+        name = Path(raw).name
+        if progress:
+            progress(i / total, f"{name} ({i + 1} of {total})")
+        kept = keep_upload(raw, assistant.settings, name)
+        if kept.path is None:
+            rows.append([name, "failed", kept.error or "not accepted"])
+            continue
+
+        def show(p: Progress, done: int = i, name: str = name) -> None:
+            if progress and p.files_total:
+                progress((done + p.files_done / p.files_total) / total, f"{name}: {p.chunks} chunks")
+
+        try:
+            report = assistant.ingest([kept.path], prune=False, on_progress=show)
+        except QAError as exc:
+            rows.append([name, "failed", str(exc)])
+            continue
+        rows.append([name, *_result(report)])
+    if progress:
+        progress(1.0, "done")
+    counts = {kind: sum(1 for r in rows if r[1] == kind) for kind in ("added", "updated", "skipped", "failed")}
+    summary = " · ".join(f"{kind} {n}" for kind, n in counts.items() if n)
+    return rows, f"{total} file(s): {summary}."

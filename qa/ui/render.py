@@ -1,0 +1,197 @@
+"""Answers as HTML: the answer with linked [n] markers, and one source card per cited passage.
+
+Pure functions of an `Answer`, so they are tested without a browser. Everything that comes from an article
+or a model is escaped here: an article holding `<script>` shows it as text.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from pathlib import Path
+
+from qa import Answer, ArticleRecord, Citation, Passage
+
+_MARKER = re.compile(r"\[(\d+)\]")
+RELATED_SHOWN = 3
+
+
+def source_id(turn: int, n: int) -> str:
+    """The element id of a source card: unique per answer, so older answers keep their links."""
+    return f"qa-src-{turn}-{n}"
+
+
+def highlight(passage: str, start: int, end: int) -> str:
+    """The passage escaped, with [start, end) wrapped in <mark>; no mark when the span is not inside it."""
+    if not 0 <= start < end <= len(passage):
+        return escape(passage)
+    return f"{escape(passage[:start])}<mark>{escape(passage[start:end])}</mark>{escape(passage[end:])}"
+
+
+def quote_span(citation: Citation, passage: Passage | None) -> tuple[int, int] | None:
+    """Where the citation's quote lies in its passage text (its offsets are in the article body)."""
+    if passage is not None:
+        start = citation.quote_start - passage.start
+        end = citation.quote_end - passage.start
+        if 0 <= start < end <= len(citation.text) and citation.text[start:end] == citation.quote:
+            return start, end
+    if citation.quote:
+        found = citation.text.find(citation.quote)
+        if found >= 0:
+            return found, found + len(citation.quote)
+    return None
+
+
+def link_markers(text: str, turn: int, citations: list[Citation]) -> str:
+    """Escape answer text and turn each known [n] into a link to its source card, the quote on hover."""
+    quotes = {c.n: c for c in citations}
+    out, last = [], 0
+    for match in _MARKER.finditer(text):
+        out.append(escape(text[last : match.start()]))
+        n = int(match[1])
+        citation = quotes.get(n)
+        if citation is None:
+            out.append(escape(match[0]))
+        else:
+            hover = escape(f"{citation.title}: “{citation.quote}”", quote=True)
+            out.append(f'<a class="qa-cite" href="#{source_id(turn, n)}" title="{hover}">[{n}]</a>')
+        last = match.end()
+    out.append(escape(text[last:]))
+    return "".join(out)
+
+
+def _source_name(source: str) -> str:
+    if "://" in source:
+        return source
+    return Path(source).name or source
+
+
+def answer_html(answer: Answer, turn: int) -> str:
+    """The chat message for an answer: text with linked markers, removed sentences, conflicts, refusal."""
+    parts: list[str] = []
+    if answer.standalone_question:
+        parts.append(f'<div class="qa-rewritten">Searched for: “{escape(answer.standalone_question)}”</div>')
+    if answer.refused:
+        parts.append(f'<div class="qa-refusal"><strong>Refused:</strong> {escape(answer.answer)}</div>')
+        related = answer.passages[:RELATED_SHOWN]
+        if related:
+            items = "".join(
+                f'<li><a class="qa-cite" href="#{source_id(turn, p.n)}">{escape(p.title)}</a> '
+                f"({escape(p.date or 'undated')}, score {p.score:.2f})</li>"
+                for p in related
+            )
+            parts.append(f'<div class="qa-related">Related passages, which do not answer it:<ul>{items}</ul></div>')
+    else:
+        parts.append(f'<div class="qa-answer">{link_markers(answer.answer, turn, answer.citations)}</div>')
+        if answer.mode == "extract" and answer.backend != "none":
+            parts.append(
+                '<div class="qa-note">Quoted from the articles: the model\'s own sentences were not verified.</div>'
+            )
+    if answer.removed:
+        items = "".join(
+            f"<li><del>{escape(s.text)}</del> "
+            f'<span class="qa-reason">removed: {escape(s.reason or "unsupported")}</span></li>'
+            for s in answer.removed
+        )
+        parts.append(f'<div class="qa-removed">Removed as unsupported by the cited passages:<ul>{items}</ul></div>')
+    for conflict in answer.conflicts:
+        boxes = "".join(
+            f'<div class="qa-conflict-value"><strong>{escape(v.value)}</strong> '
+            f'<a class="qa-cite" href="#{source_id(turn, v.n)}">[{v.n}]</a><br>'
+            f"{escape(v.date or 'undated')} · {escape(_source_name(v.source))}</div>"
+            for v in conflict.values
+        )
+        parts.append(
+            f'<div class="qa-conflict">The articles disagree on this {escape(conflict.about)}:'
+            f'<div class="qa-conflict-row">{boxes}</div></div>'
+        )
+    t = answer.timings_ms
+    by = "evidence quoted, no model" if answer.backend == "none" else f"{answer.backend} · {answer.model}"
+    parts.append(f'<div class="qa-meta">{escape(by)} · {escape(answer.mode)} · {t.total / 1000:.1f} s</div>')
+    return "".join(parts)
+
+
+def _card(turn: int, n: int, title: str, date: str | None, source: str, body: str, score: float, kind: str) -> str:
+    return (
+        f'<div class="qa-card qa-card-{kind}" id="{source_id(turn, n)}">'
+        f'<div class="qa-card-head"><span class="qa-card-n">[{n}]</span> <strong>{escape(title)}</strong></div>'
+        f'<div class="qa-card-meta">{escape(date or "undated")} · <span title="{escape(source, quote=True)}">'
+        f"{escape(_source_name(source))}</span> · score {score:.2f}</div>"
+        f'<div class="qa-card-text">{body}</div></div>'
+    )
+
+
+def sources_html(answer: Answer, turn: int) -> str:
+    """The source cards of one answer: cited passages with the quote highlighted, or for a refusal the
+    related passages that were found."""
+    by_n = {p.n: p for p in answer.passages}
+    head = f'<div class="qa-sources-q">Q{turn}: {escape(answer.question)}</div>'
+    if answer.standalone_question:
+        head += f'<div class="qa-rewritten">searched for: {escape(answer.standalone_question)}</div>'
+    cards = []
+    if answer.citations:
+        for c in answer.citations:
+            span = quote_span(c, by_n.get(c.n))
+            body = highlight(c.text, *span) if span else escape(c.text)
+            cards.append(_card(turn, c.n, c.title, c.date, c.source, body, c.score, "cited"))
+    else:
+        for p in answer.passages[:RELATED_SHOWN] if answer.refused else []:
+            cards.append(_card(turn, p.n, p.title, p.date, p.source, escape(p.text), p.score, "related"))
+        if answer.refused and cards:
+            head += '<div class="qa-note">Related passages: none of them answers the question.</div>'
+    if not cards:
+        cards.append('<div class="qa-note">No passages.</div>')
+    return f'<section class="qa-sources-turn">{head}{"".join(cards)}</section>'
+
+
+def draft_html(text: str) -> str:
+    """Text still arriving (model tokens or the answer revealed word by word), escaped."""
+    return f'<div class="qa-answer qa-draft">{escape(text)}<span class="qa-cursor">▌</span></div>'
+
+
+def error_html(message: str) -> str:
+    return f'<div class="qa-error"><strong>Error:</strong> {escape(message)}</div>'
+
+
+def backend_html(backend: str, model: str, mode: str, note: str | None) -> str:
+    """The indicator of which model answers, with the one-line reason for a fallback."""
+    line = (
+        f'<div class="qa-backend">Answering with <strong>{escape(backend)}</strong> · {escape(model)} · '
+        f"mode {escape(mode)}</div>"
+    )
+    if note:
+        line += f'<div class="qa-note">{escape(note)}</div>'
+    return line
+
+
+def article_rows(records: list[ArticleRecord], query: str | None = "") -> list[list[object]]:
+    """Rows of the library table (title, date, source, chunks, id), filtered by a case-insensitive query."""
+    words = (query or "").lower().split()
+    rows = []
+    for r in records:
+        haystack = f"{r.title} {r.date or 'undated'} {r.source} {r.doc_id}".lower()
+        if all(w in haystack for w in words):
+            rows.append([r.title, r.date or "undated", _source_name(r.source), r.chunks, r.doc_id])
+    return rows
+
+
+CSS = """
+.qa-rewritten { font-size: 0.85em; opacity: 0.7; font-style: italic; margin-bottom: 4px; }
+.qa-refusal { border-left: 4px solid #d97706; background: rgba(217,119,6,0.10); padding: 6px 10px; }
+.qa-related, .qa-removed, .qa-conflict { font-size: 0.9em; margin-top: 6px; }
+.qa-removed del { opacity: 0.75; }
+.qa-reason { font-size: 0.85em; color: #b91c1c; }
+.qa-conflict-row { display: flex; gap: 8px; margin-top: 4px; }
+.qa-conflict-value { flex: 1; border: 1px solid #d1d5db; border-radius: 6px; padding: 4px 8px; }
+.qa-meta, .qa-note { font-size: 0.8em; opacity: 0.7; margin-top: 4px; }
+.qa-cite { text-decoration: none; font-weight: 600; }
+.qa-card { border: 1px solid #d1d5db; border-radius: 8px; padding: 8px 10px; margin: 6px 0; }
+.qa-card:target { outline: 3px solid #3b82f6; }
+.qa-card-related { border-style: dashed; }
+.qa-card-meta { font-size: 0.8em; opacity: 0.75; }
+.qa-card-text { font-size: 0.9em; margin-top: 4px; white-space: pre-wrap; }
+.qa-card-text mark { background: #fde68a; color: inherit; }
+.qa-sources-q { font-weight: 600; margin-top: 10px; }
+.qa-error { color: #b91c1c; }
+#qa-sources { max-height: 640px; overflow-y: auto; }
+"""
