@@ -147,14 +147,14 @@ def numbers_in(text: str) -> list[str]:
 
 
 _MONTH_NAMES = "january|february|march|april|may|june|july|august|september|october|november|december"
-_DATE_EXPRESSION = re.compile(
+DATE_EXPRESSION = re.compile(
     rf"\b(?:\d{{1,2}} (?:{_MONTH_NAMES})|(?:{_MONTH_NAMES}) \d{{1,2}})\b(?: \d{{4}})?|\b(?:1[89]|20)\d{{2}}\b"
 )
 
 
 def quantities_in(text: str) -> list[str]:
     """Numbers that count or measure something: numbers_in without calendar dates and years."""
-    return _NUMBER.findall(_DATE_EXPRESSION.sub(" ", normalize(text)))
+    return _NUMBER.findall(DATE_EXPRESSION.sub(" ", normalize(text)))
 
 
 def names_in(text: str) -> set[str]:

@@ -43,13 +43,25 @@ def test_a_dated_article_states_its_own_date() -> None:
 
 @pytest.mark.unit
 def test_articles_giving_different_numbers_for_the_asked_fact_are_a_conflict() -> None:
-    one = passage(1, "a", "Ukraine hopes to bring home about 1,200 prisoners.")
-    two = passage(2, "b", "In the exchange 230 Ukrainian prisoners were released.", date=None)
+    one = passage(1, "a", "The death toll in Kyiv has risen to 32 people.")
+    two = passage(2, "b", "In Kyiv, 30 people were killed by the strike.", date=None)
     ranked = [Evidence(one, 0, len(one.text), score=0.9), Evidence(two, 0, len(two.text), score=0.8)]
-    conflict = find_conflict("How many prisoners come home?", ranked, min_score=0.6)
+    conflict = find_conflict("How many people died in Kyiv?", ranked, min_score=0.6)
     assert conflict is not None and conflict.about == "number"
-    assert [(v.value, v.evidence.passage.n) for v in conflict.values] == [("1200", 1), ("230", 2)]
-    assert find_conflict("How many prisoners come home?", ranked[:1], min_score=0.6) is None
+    assert [(v.value, v.evidence.passage.n) for v in conflict.values] == [("32", 1), ("30", 2)]
+    assert find_conflict("How many people died in Kyiv?", ranked[:1], min_score=0.6) is None
+
+
+@pytest.mark.unit
+def test_a_hoped_for_figure_or_a_count_of_other_things_is_no_conflict() -> None:
+    hoped = passage(1, "a", "Ukraine hopes to bring home about 1,200 prisoners.")
+    reported = passage(2, "b", "In the exchange 230 Ukrainian prisoners were released.", date=None)
+    drones = passage(3, "c", "Russia launched 176 drones overnight.")
+    killed = passage(4, "d", "The attack killed 55 people across Ukraine.")
+    ranked = [Evidence(p, 0, len(p.text), score=0.9 - p.n / 100) for p in (hoped, reported)]
+    assert find_conflict("How many prisoners come home?", ranked, min_score=0.6) is None
+    ranked = [Evidence(p, 0, len(p.text), score=0.9 - p.n / 100) for p in (drones, killed)]
+    assert find_conflict("How many drones did Russia launch?", ranked, min_score=0.6) is None
 
 
 @pytest.mark.integration
