@@ -33,7 +33,7 @@ typecheck: setup
 # What the default path (auto mode: quoted evidence with the bundled model) holds today on the seed set
 # (evals/README.md), a little below the measured figures; CI fails under them. Raise them with the figures.
 EVAL_GATE = --min-accuracy 0.52 --min-overall 0.47 --min-refusal-precision 0.30 --min-refusal-recall 0.27 \
-	--min-citation-precision 0.70 --min-citation-recall 0.66 --min-hit 0.95 --min-mrr 0.85 \
+	--min-citation-precision 0.70 --min-citation-recall 0.70 --min-hit 0.95 --min-mrr 0.85 \
 	--min-number-faithfulness 1.0
 
 ## Set up and run the seed eval set with the bundled model; fails below EVAL_GATE.

@@ -42,7 +42,7 @@ def main(out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="qa-shots-") as tmp:
-        settings = Settings(index_dir=Path(tmp) / "index", ollama_host="http://127.0.0.1:9")
+        settings = Settings(index_dir=Path(tmp) / "index")
         assistant = Assistant(settings)
         assistant.ingest([ROOT / "seeds"])
         app = build_app(assistant, eval_set=ROOT / "evals" / "seeds.jsonl", eval_articles=ROOT / "seeds")

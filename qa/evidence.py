@@ -19,7 +19,7 @@ import Stemmer
 from qa.chunking import split_sentences
 from qa.dates import long_date
 from qa.embeddings import Embedder
-from qa.facts import numbers_in
+from qa.facts import MONTH_NAMES, names_in, numbers_in
 from qa.retrieval import Passage
 
 # Article text is data. A sentence that talks to the assistant is never evidence, never shown to the model.
@@ -106,6 +106,13 @@ _DATE_WORDS = re.compile(
     r"august|september|october|november|december|yesterday|today|\d{4})\b",
     re.IGNORECASE,
 )
+# "Who" / "which country" asks for a name: an answer names someone the question does not.
+_PARTY = re.compile(
+    r"\b(who|whom|whose|which (country|countries|organi[sz]ation|official|party|parties|side|state|states|"
+    r"outlet|region|city|minister))\b",
+    re.IGNORECASE,
+)
+_MONTHS = frozenset(MONTH_NAMES.split("|"))
 LEXICAL_WEIGHT = 0.35  # share of the question's key words in the sentence, next to cosine similarity
 SHAPE_BONUS = 0.08  # a number for "how many", a date for "when"
 _stem = Stemmer.Stemmer("english").stemWord
@@ -171,10 +178,13 @@ def sentences_of(passages: Sequence[Passage]) -> list[Evidence]:
 
 
 def has_shape(question: str, sentence: str) -> bool | None:
-    """Whether a sentence has the shape of an answer: a number for "how many", a date for "when".
+    """Whether a sentence has the shape of an answer: a number for "how many", a date for "when", a name the
+    question does not hold for "who".
 
     None when the question asks for no particular shape.
     """
+    if _PARTY.search(question):
+        return bool(names_in(sentence) - names_in(question) - _MONTHS)
     if _QUANTITY.search(question):
         return bool(numbers_in(sentence))
     if _TIME.search(question):
@@ -205,7 +215,7 @@ def rank(question: str, passages: Sequence[Passage], embedder: Embedder) -> list
         overlap = sum(weight[t] for t in wanted & have) / total if total else 0.0
         score = float(similarity) + LEXICAL_WEIGHT * overlap + _shape_bonus(question, candidate.text)
         ranked.append(replace(candidate, score=round(score, 4), similarity=round(float(similarity), 4)))
-    # An answer to "how many" holds a number: sentences without one rank after all those with one.
+    # An answer to "how many" holds a number, one to "who" a name: sentences without rank after all those with.
     return sorted(ranked, key=lambda e: (has_shape(question, e.text) is False, -e.score, e.passage.n, e.start))
 
 

@@ -146,9 +146,9 @@ def numbers_in(text: str) -> list[str]:
     return _NUMBER.findall(normalize(text))
 
 
-_MONTH_NAMES = "january|february|march|april|may|june|july|august|september|october|november|december"
+MONTH_NAMES = "january|february|march|april|may|june|july|august|september|october|november|december"
 DATE_EXPRESSION = re.compile(
-    rf"\b(?:\d{{1,2}} (?:{_MONTH_NAMES})|(?:{_MONTH_NAMES}) \d{{1,2}})\b(?: \d{{4}})?|\b(?:1[89]|20)\d{{2}}\b"
+    rf"\b(?:\d{{1,2}} (?:{MONTH_NAMES})|(?:{MONTH_NAMES}) \d{{1,2}})\b(?: \d{{4}})?|\b(?:1[89]|20)\d{{2}}\b"
 )
 
 

@@ -155,3 +155,16 @@ def test_ask_json_has_sentences_removed_conflicts_and_mode(seeded: Assistant) ->
     sentence = data["sentences"][0]
     assert set(sentence) >= {"text", "citations", "supported", "span"}
     assert set(sentence["span"]) == {"doc_id", "start", "end"}
+
+
+@pytest.mark.unit
+def test_an_answer_has_the_shape_the_question_asks_for() -> None:
+    from qa.evidence import has_shape
+
+    assert has_shape("How many F-16s is the Netherlands sending?", "The Netherlands is sending eighteen F-16s.")
+    assert has_shape("How many F-16s is the Netherlands sending?", "The Netherlands is sending jets.") is False
+    assert has_shape("When did the attack happen?", "The attack happened on December 28.")
+    # "Who" asks for a name the question does not already hold; a month is no party.
+    assert has_shape("Who brokered the exchange?", "The exchange was brokered by the United Arab Emirates.")
+    assert has_shape("Which country brokered the swap with Russia?", "Russia agreed to the swap in January.") is False
+    assert has_shape("What did Russia plan?", "Russia planned a strike.") is None
