@@ -1,6 +1,6 @@
 """Screenshots of the web UI for the docs: `python benchmarks/ui_screenshots.py [OUT_DIR]` (default docs/).
 
-Serves the UI on loopback over a fresh temporary index of seeds/ (Ollama unreachable, so the bundled model
+Serves the UI on loopback over a fresh temporary index of seeds/ (without Ollama the bundled model
 and the default mode answer), drives Debian's Chromium with Playwright and saves ui-answer.png (a cited
 answer with its highlighted sources), ui-refusal.png and ui-library.png.
 """
@@ -21,7 +21,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 ANSWERED = [
     "How many drones did Russia launch?",
     "and how many were shot down?",
-    "How many Ukrainians were released from Russian captivity?",  # the two seed articles disagree
+    "How many Ukrainians were released from Russian captivity?",  # the quote highlighted in its passage
 ]
 UPLOAD = """Title: Lviv opens a tram line
 Date: 2024-02-10
