@@ -168,3 +168,13 @@ def test_an_answer_has_the_shape_the_question_asks_for() -> None:
     assert has_shape("Who brokered the exchange?", "The exchange was brokered by the United Arab Emirates.")
     assert has_shape("Which country brokered the swap with Russia?", "Russia agreed to the swap in January.") is False
     assert has_shape("What did Russia plan?", "Russia planned a strike.") is None
+
+
+@pytest.mark.unit
+def test_ranking_knows_plural_numbers_and_counts_the_names_a_sentence_lacks() -> None:
+    from qa.evidence import key_terms, missing_names
+
+    assert key_terms("eighteen F-16s") & key_terms("two F-16 fighter jets") == {"f", "16"}
+    assert missing_names("How many F-16s did Norway send?", "The Netherlands is sending eighteen F-16s.") == 1
+    assert missing_names("How many F-16s did Norway send?", "Norway will supply two F-16 fighter jets.") == 0
+    assert missing_names("How many Ukrainian prisoners came home?", "230 Ukrainians were released.") == 0
