@@ -187,3 +187,21 @@ def test_an_index_directory_on_the_command_line_wins_over_qa_chroma_url(
     assert (status["server"], status["articles"]) == (False, 0)
     both = CliRunner().invoke(cli, ["--index", str(tmp_path), "--chroma-url", "http://127.0.0.1:8000", "status"])
     assert both.exit_code == 2 and "give one of them" in both.output
+
+
+def test_the_web_ui_lists_and_answers_from_the_server_index(seeded_server: Assistant) -> None:
+    from gradio_client import Client
+
+    from qa.ui import build_app, launch
+
+    app = build_app(seeded_server, eval_set=ROOT / "evals" / "seeds.jsonl", eval_articles=SEEDS)
+    port = free_port()
+    launch(app, host="127.0.0.1", port=port, upload_max_mb=1, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        listed, _ = client.predict("", api_name="/articles")
+        assert len(listed["data"] if isinstance(listed, dict) else listed) == 2
+        messages, _, sources = client.predict(F16, [], 5, "", "", "auto", "llama3.2:3b", "extract", api_name="/ask")
+        assert "eighteen" in str(messages[-1]["content"]).lower() and 'id="qa-src-1-1"' in sources
+    finally:
+        app.close()
