@@ -1,7 +1,7 @@
 """Start the web UI: index seeds/ when the index is empty, then serve on http://127.0.0.1:7860.
 
-`python app.py [--host H] [--port P] [--index DIR] [--no-seed]`; QA_UI_HOST / QA_UI_PORT and every other
-QA_* setting apply too.
+`python app.py [--host H] [--port P] [--index DIR | --chroma-url URL] [--no-seed]`; QA_UI_HOST / QA_UI_PORT and
+every other QA_* setting apply too.
 """
 
 from __future__ import annotations
@@ -20,9 +20,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", help="address to listen on (QA_UI_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (QA_UI_PORT, default 7860)")
     parser.add_argument("--index", type=Path, help="index directory (QA_INDEX_DIR)")
+    parser.add_argument("--chroma-url", help="use the index on a Chroma server, http://host:port (QA_CHROMA_URL)")
     parser.add_argument("--no-seed", action="store_true", help="do not index seeds/ into an empty index")
     args = parser.parse_args(argv)
-    settings = Settings(**({"index_dir": args.index} if args.index else {}))
+    if args.index and args.chroma_url:
+        parser.error("--index and --chroma-url name two different indexes; give one of them")
+    overrides: dict[str, object] = {}
+    if args.index:
+        overrides = {"index_dir": args.index, "chroma_url": None}  # a directory given here wins over QA_CHROMA_URL
+    elif args.chroma_url:
+        overrides = {"chroma_url": args.chroma_url}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
     assistant = Assistant(settings)
     if not args.no_seed and assistant.status(probe_backend=False).chunks == 0:
         print(f"Indexing {ROOT / 'seeds'} (first run)…", flush=True)

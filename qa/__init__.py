@@ -8,7 +8,16 @@ from qa.assistant import Assistant, Status
 from qa.backends import LLM, EmbeddedLLM, OllamaLLM
 from qa.documents import Article
 from qa.embeddings import Embedder, SentenceTransformerEmbedder
-from qa.errors import BackendError, ConfigError, DocumentError, IndexEmptyError, IndexMismatchError, QAError, StoreError
+from qa.errors import (
+    BackendError,
+    ChromaUnreachableError,
+    ConfigError,
+    DocumentError,
+    IndexEmptyError,
+    IndexMismatchError,
+    QAError,
+    StoreError,
+)
 from qa.evals import EvalCase, EvalRun, compare_runs, evaluate, load_cases, write_report
 from qa.followup import standalone_question
 from qa.ingest import FailedFile, IngestReport, Progress
@@ -26,6 +35,7 @@ __all__ = [
     "ArticleRecord",
     "Assistant",
     "BackendError",
+    "ChromaUnreachableError",
     "Citation",
     "ConfigError",
     "DocumentError",

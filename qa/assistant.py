@@ -25,6 +25,8 @@ from qa.store import ArticleRecord, Store
 
 class Status(BaseModel):
     index: str
+    server: bool = False  # the index lives on a Chroma server (QA_CHROMA_URL), not in a local directory
+    collection: str = "articles"
     articles: int
     chunks: int
     embedding_model: str
@@ -255,6 +257,8 @@ class Assistant:
             backend, model, note = self.settings.backend, "", None
         return Status(
             index=self.store.location,
+            server=self.settings.chroma_url is not None,
+            collection=self.settings.collection,
             articles=self.store.count_articles(),
             chunks=self.store.count_chunks(),
             embedding_model=self.embedder.name,

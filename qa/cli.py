@@ -48,12 +48,17 @@ def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
 
 @click.group(cls=_Group)
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index directory (QA_INDEX_DIR).")
+@click.option("--chroma-url", metavar="URL", help="Use the index on a Chroma server, http://host:port (QA_CHROMA_URL).")
 @click.option("--backend", type=click.Choice(["auto", "ollama", "embedded"]), help="Answering model (QA_BACKEND).")
 @click.version_option(package_name="newsqa", prog_name="qa")
 @click.pass_context
-def cli(ctx: click.Context, index_dir: Path | None, backend: str | None) -> None:
+def cli(ctx: click.Context, index_dir: Path | None, chroma_url: str | None, backend: str | None) -> None:
     """Ask questions about a folder of news articles; answers cite the passages they come from."""
-    ctx.obj = {"index_dir": index_dir, "backend": backend}
+    if index_dir is not None and chroma_url is not None:
+        raise click.UsageError("--index and --chroma-url name two different indexes; give one of them")
+    if index_dir is not None:
+        chroma_url = ""  # an index directory given on the command line wins over QA_CHROMA_URL
+    ctx.obj = {"index_dir": index_dir, "chroma_url": chroma_url, "backend": backend}
 
 
 @cli.command()
@@ -169,7 +174,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info.model_dump(), ensure_ascii=False))
         return
-    out.print(f"index            {escape(info.index)}")
+    where = f"Chroma server, collections {info.collection}_*" if info.server else "local directory"
+    out.print(f"index            {escape(info.index)} [dim]({escape(where)})[/dim]")
     out.print(f"articles         {info.articles}")
     out.print(f"chunks           {info.chunks}")
     out.print(f"embedding model  {escape(info.embedding_model)}")

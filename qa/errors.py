@@ -36,5 +36,9 @@ class StoreError(QAError):
     """Chroma (embedded or server) could not be opened or reached."""
 
 
+class ChromaUnreachableError(StoreError):
+    """QA_CHROMA_URL is set but no Chroma server answers there."""
+
+
 class BackendError(QAError):
     """The language model backend failed (unreachable, model missing, timeout)."""

@@ -114,7 +114,9 @@ def eval_command(
     backend = backend or (ctx.obj or {}).get("backend")
     settings = Settings()
     if set_path == REALTIMEQA:
-        _realtimeqa(settings, data, benchmark_index, backend, limit, sample, not no_free_text, as_json, report_dir)
+        # The benchmark's articles go into --benchmark-index, a local directory, never a shared Chroma server.
+        local = settings.model_copy(update={"chroma_url": None})
+        _realtimeqa(local, data, benchmark_index, backend, limit, sample, not no_free_text, as_json, report_dir)
         return
 
     judged: list[CaseResult] = []

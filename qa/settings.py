@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 BUNDLED_LLM_MODEL = "gemma-3-270m (bundled, Q4_K_M)"
+_COLLECTION_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,399}")
 
 
 class Settings(BaseSettings):
@@ -29,7 +33,11 @@ class Settings(BaseSettings):
         description="URL of a Chroma server (http://host:port). When set, the index lives there "
         "instead of in index_dir.",
     )
-    collection: str = Field("articles", description="Name prefix of the Chroma collections.")
+    collection: str = Field(
+        "articles",
+        description="Name prefix of the Chroma collections (<prefix>_chunks, <prefix>_catalog): several "
+        "indexes can share one Chroma server under different prefixes.",
+    )
 
     backend: Literal["auto", "ollama", "embedded"] = Field(
         "auto",
@@ -77,7 +85,9 @@ class Settings(BaseSettings):
         description="File name endings the web UI accepts as uploads (a JSON list in QA_UPLOAD_TYPES).",
     )
     upload_dir: Path | None = Field(
-        None, description="Where the web UI keeps uploaded articles; default: an 'uploads' folder in index_dir."
+        None,
+        description="Where the web UI keeps uploaded articles; default: an 'uploads' folder in index_dir, or "
+        "with a Chroma server a folder per server and collection in the user's cache (~/.cache/newsqa/uploads).",
     )
     ui_host: str = Field("127.0.0.1", description="Address the web UI listens on (loopback: this machine only).")
     ui_port: int = Field(7860, ge=1, le=65535, description="Port the web UI listens on.")
@@ -137,7 +147,14 @@ class Settings(BaseSettings):
     @property
     def uploads(self) -> Path:
         """The folder uploaded articles are copied to before they are ingested."""
-        return self.upload_dir or self.index_dir / "uploads"
+        if self.upload_dir is not None:
+            return self.upload_dir
+        if self.chroma_url is None:
+            return self.index_dir / "uploads"
+        # index_dir means nothing with a server; the copies stay on this machine (the index keeps the text).
+        url = urlparse(self.chroma_url)
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return cache / "newsqa" / "uploads" / f"{url.hostname}-{url.port or 'default'}-{self.collection}"
 
     @field_validator("chroma_url")
     @classmethod
@@ -145,9 +162,30 @@ class Settings(BaseSettings):
         if value in (None, ""):
             return None
         assert value is not None
+        value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"QA_CHROMA_URL must start with http:// or https://, got {value!r}")
-        return value.rstrip("/")
+        url = urlparse(value)
+        try:
+            url.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError(
+                f"QA_CHROMA_URL has a bad port, got {value!r}; write it like http://127.0.0.1:8000"
+            ) from None
+        if not url.hostname or url.path or url.query:
+            raise ValueError(f"QA_CHROMA_URL must be http://host:port with no path, got {value!r}")
+        return value
+
+    @field_validator("collection")
+    @classmethod
+    def _check_collection(cls, value: str) -> str:
+        # Chroma names: 3-512 characters of [a-zA-Z0-9._-], starting and ending with a letter or digit.
+        if not _COLLECTION_PREFIX.fullmatch(value):
+            raise ValueError(
+                f"QA_COLLECTION must be 1-400 letters, digits, '.', '_' or '-', starting with a letter or digit, "
+                f"got {value!r}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check_windows(self) -> Settings:

@@ -15,10 +15,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 
-from qa.errors import IndexMismatchError, StoreError
+from qa.errors import ChromaUnreachableError, IndexMismatchError, StoreError
 from qa.settings import Settings
 
 SCHEMA_VERSION = 1
@@ -88,27 +89,33 @@ def open_client(settings: Settings) -> Any:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_url:
-        from urllib.parse import urlparse
-
-        url = urlparse(settings.chroma_url)
-        try:
-            return chromadb.HttpClient(
-                host=url.hostname or "127.0.0.1",
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                settings=chroma_settings,
-            )
-        except Exception as exc:  # chromadb raises plain exceptions for connection problems
-            raise StoreError(
-                f"Cannot reach the Chroma server at {settings.chroma_url} ({exc}); start it with "
-                "`chroma run --path DIR --port N` or unset QA_CHROMA_URL to use the local index"
-            ) from None
+        return _open_server(settings.chroma_url, chroma_settings)
     path = Path(settings.index_dir)
     try:
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as exc:
         raise StoreError(f"Cannot open the index at {path} ({exc}); check QA_INDEX_DIR") from None
+
+
+def _open_server(chroma_url: str, chroma_settings: Any) -> Any:
+    import chromadb
+
+    url = urlparse(chroma_url)
+    try:
+        client = chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+        client.heartbeat()
+    except Exception as exc:  # chromadb raises plain ValueError / httpx errors for connection problems
+        raise ChromaUnreachableError(
+            f"Cannot reach the Chroma server at {chroma_url} ({exc}); start it with "
+            "`chroma run --path DIR --port N` or unset QA_CHROMA_URL to use the local index in QA_INDEX_DIR"
+        ) from None
+    return client
 
 
 class Store:
@@ -144,11 +151,16 @@ class Store:
         except Exception as exc:
             raise StoreError(f"Cannot open the Chroma collections at {self.location} ({exc})") from None
         built_with = (chunks.metadata or {}).get("embedding_model")
+        elsewhere = (
+            "set QA_COLLECTION to another name to keep a second index on the same server"
+            if self.settings.chroma_url
+            else "point QA_INDEX_DIR at another directory"
+        )
         if built_with and built_with != self.embedding_model:
             raise IndexMismatchError(
                 f"The index at {self.location} was built with embedding model {built_with!r}, but "
                 f"QA_EMBEDDING_MODEL is {self.embedding_model!r}. Rebuild it with "
-                "`qa ingest --rebuild PATH...`, or point QA_INDEX_DIR at another directory."
+                f"`qa ingest --rebuild PATH...`, or {elsewhere}."
             )
         self._client, self._chunks, self._catalog = client, chunks, catalog
         self._vector_store = ChromaVectorStore(chroma_collection=chunks)
@@ -215,7 +227,20 @@ class Store:
     # --- reading ------------------------------------------------------------------------------
 
     def revision(self) -> int:
-        return int((self.catalog.metadata or {}).get("revision", 0))
+        """The catalog's revision as the store has it now, not as it was when this process opened it.
+
+        A collection object keeps the metadata it was fetched with, so another process's ingest (a second UI
+        on the same Chroma server or directory) would go unseen and leave a stale BM25 index here.
+        """
+        catalog = self.catalog
+        try:
+            fresh = self._client.get_collection(catalog.name, embedding_function=None)
+        except Exception as exc:
+            raise StoreError(
+                f"The index at {self.location} lost its catalog ({exc}); was it rebuilt by another process? "
+                "Run the command again"
+            ) from None
+        return int((fresh.metadata or {}).get("revision", 0))
 
     def count_chunks(self) -> int:
         return int(self.chunks.count())

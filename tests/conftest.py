@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,56 @@ SEEDS = ROOT / "seeds"
 SEED_OVERVIEW = "000_bf24438c6b7f9f23.txt"  # NU.nl overview, dated 2024-01-04
 SEED_EXCHANGE = "002_0ef0543dc155b7a5.txt"  # prisoner exchange and drones, undated
 UNREACHABLE_OLLAMA = "http://127.0.0.1:9"  # discard port: nothing listens, refused at once
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, on loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` on a free loopback port for the whole run; yields its URL (http://127.0.0.1:PORT)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    executable = Path(sys.executable).with_name("chroma")  # installed with chromadb, next to the venv's python
+    if not executable.exists():
+        pytest.skip(f"no `chroma` executable at {executable}; it comes with chromadb (run `make setup`)")
+    folder = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    log = (folder / "server.log").open("w")
+    server = subprocess.Popen(
+        [str(executable), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120  # generous: the CPUs are shared with other work
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"`chroma run` exited with {server.returncode}: {(folder / 'server.log').read_text()}")
+            try:
+                client = chromadb.HttpClient(
+                    host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False)
+                )
+                client.heartbeat()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"`chroma run` gave no heartbeat on port {port} in 120 s; see {folder / 'server.log'}")
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -87,9 +140,7 @@ def served_ui(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransf
     assistant = Assistant(make_settings(index_dir, upload_max_mb=1), embedder=embedder)
     assistant.ingest([SEEDS])
     app = build_app(assistant, eval_set=ROOT / "evals" / "seeds.jsonl", eval_articles=SEEDS)
-    with socket.socket() as probe:  # a free port on loopback
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     launch(app, host="127.0.0.1", port=port, upload_max_mb=1, prevent_thread_lock=True, quiet=True)
     try:
         yield ServedUI(f"http://127.0.0.1:{port}/", assistant)

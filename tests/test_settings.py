@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -43,3 +45,30 @@ def test_bad_values_are_rejected_at_load_time_with_the_field_named() -> None:
 def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ValidationError, match="top_kk"):
         Settings(top_kk=3)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("url", ["localhost:8000", "http://host:8000/api", "http://host:port", "http://:8000"])
+def test_a_chroma_url_that_is_not_http_host_port_is_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="QA_CHROMA_URL"):
+        Settings(chroma_url=url)
+
+
+def test_a_chroma_url_is_normalised_and_an_empty_one_means_the_local_index() -> None:
+    assert Settings(chroma_url=" http://10.0.0.5:8000/ ").chroma_url == "http://10.0.0.5:8000"
+    assert Settings(chroma_url="").chroma_url is None
+
+
+@pytest.mark.parametrize("name", ["", "-articles", "news/2024", "a b", "x" * 401])
+def test_a_collection_prefix_chroma_cannot_name_is_refused(name: str) -> None:
+    with pytest.raises(ValidationError, match="QA_COLLECTION"):
+        Settings(collection=name)
+
+
+def test_uploads_live_beside_a_local_index_and_in_the_user_cache_with_a_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert Settings(index_dir=tmp_path / "index").uploads == tmp_path / "index" / "uploads"
+    remote = Settings(index_dir=tmp_path / "index", chroma_url="http://10.0.0.5:8000", collection="news")
+    assert remote.uploads == tmp_path / "cache" / "newsqa" / "uploads" / "10.0.0.5-8000-news"
+    assert remote.model_copy(update={"upload_dir": tmp_path / "up"}).uploads == tmp_path / "up"
