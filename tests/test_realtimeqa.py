@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.evals.realtimeqa import DEFAULT_DATA, load_questions, realtimeqa_metrics, run_realtimeqa, select
+from qa.evals.realtimeqa import DEFAULT_DATA, load_questions, nota_of, realtimeqa_metrics, run_realtimeqa, select
 from tests.conftest import ROOT, make_settings
 from tests.fake_ollama import FakeOllama
 
@@ -80,7 +80,8 @@ def tiny_benchmark(tmp_path: Path) -> Path:
             ["a2"],
         ),
     ]
-    nota = [dict(questions[0]), dict(questions[1])]
+    # As in the real files, a variant's id is its question's id with "_nota" appended.
+    nota = [{**q, "question_id": f"{q['question_id']}_nota"} for q in questions[:2]]
     nota[1] = {
         **nota[1],
         "choices": ["India", "China", "None of the above", "Israel"],
@@ -147,4 +148,5 @@ def test_the_shared_benchmark_files_load() -> None:
     questions = load_questions(SHARED / "questions.jsonl")
     nota = load_questions(SHARED / "questions_nota.jsonl")
     assert len(questions) == len(nota) == 739
+    assert {nota_of(q.question_id) for q in nota} == {q.question_id for q in questions}
     assert all(len(q.choices) == 4 and q.answer_idx for q in questions)

@@ -118,6 +118,11 @@ def load_questions(path: Path) -> list[Question]:
     return questions
 
 
+def nota_of(question_id: str) -> str:
+    """The id of the question a None-of-the-above variant was made from: "20240105_0_nota" -> "20240105_0"."""
+    return question_id.removesuffix("_nota")
+
+
 def load_article_texts(path: Path) -> dict[str, str]:
     with gzip.open(path, "rt", encoding="utf-8") as lines:
         return {record["id"]: record.get("text") or "" for record in map(json.loads, lines)}
@@ -153,7 +158,7 @@ def run_realtimeqa(
     data = Path(data)
     articles = _require(data, "articles.jsonl.gz")
     questions = select(load_questions(_require(data, "questions.jsonl")), limit=limit, sample=sample)
-    nota = {q.question_id: q for q in load_questions(_require(data, "questions_nota.jsonl"))}
+    nota = {nota_of(q.question_id): q for q in load_questions(_require(data, "questions_nota.jsonl"))}
     texts = load_article_texts(articles)
 
     settings = (settings or Settings()).model_copy(update={"index_dir": Path(index_dir).expanduser()})
