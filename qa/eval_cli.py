@@ -113,6 +113,8 @@ def eval_command(
         return
     backend = backend or (ctx.obj or {}).get("backend")
     settings = Settings()
+    if mode:
+        settings = settings.model_copy(update={"mode": mode})
     if set_path == REALTIMEQA:
         # The benchmark's articles go into --benchmark-index, a local directory, never a shared Chroma server.
         local = settings.model_copy(update={"chroma_url": None})

@@ -150,3 +150,20 @@ def test_the_shared_benchmark_files_load() -> None:
     assert len(questions) == len(nota) == 739
     assert {nota_of(q.question_id) for q in nota} == {q.question_id for q in questions}
     assert all(len(q.choices) == 4 and q.answer_idx for q in questions)
+
+
+@pytest.mark.integration
+def test_qa_eval_on_the_benchmark_answers_free_text_in_the_mode_asked(
+    tiny_benchmark: Path, tmp_path: Path, ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from qa.cli import cli
+
+    monkeypatch.setenv("QA_OLLAMA_HOST", ollama.url)
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    args = ["eval", "--set", "realtimeqa", "--data", str(tiny_benchmark), "--benchmark-index", str(tmp_path / "i")]
+    result = CliRunner().invoke(cli, [*args, "--backend", "ollama", "--mode", "extract", "--json", "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.stdout)
+    assert run["mode"] == "extract" and run["questions"] == 1

@@ -86,6 +86,7 @@ class RealTimeQARun(BaseModel):
     questions: int
     backend: str | None
     model: str | None
+    mode: str | None = None  # how the free-text answers were made: "generate" or "extract"
     created: str
     index_seconds: float
     seconds: float
@@ -166,6 +167,7 @@ def run_realtimeqa(
         settings = settings.model_copy(update={"backend": backend})
     llm = choose_backend(settings).llm if free_text else None
     assistant = Assistant(settings, llm=llm)
+    mode = assistant.resolve_mode()[0] if free_text else None
     started = time.perf_counter()
     assistant.ingest([articles], prune=False, on_progress=on_progress)
     indexed = time.perf_counter()
@@ -218,6 +220,7 @@ def run_realtimeqa(
         questions=len(results),
         backend=llm.backend if llm else None,
         model=llm.model if llm else None,
+        mode=mode,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         index_seconds=round(indexed - started, 1),
         seconds=round(time.perf_counter() - indexed, 1),
