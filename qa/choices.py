@@ -13,92 +13,24 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import Stemmer
-
 from qa.retrieval import Passage
+from qa.stopwords import FUNCTION_WORDS, stem
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NEGATION = re.compile(r"\b(not|except|never|isn't|wasn't|doesn't|didn't|aren't|weren't)\b", re.IGNORECASE)
 _NONE_OF_THE_ABOVE = re.compile(r"^\s*none of (the )?(above|these)\s*\.?\s*$", re.IGNORECASE)
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "by",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "he",
-        "her",
-        "his",
-        "how",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "our",
-        "she",
-        "so",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "will",
-        "with",
-        "would",
-        "following",
-        "these",
-        "those",
-        "week",
-        "year",
-        "last",
-        "new",
-        "said",
-        "says",
-    ]
-)
+# Quiz phrasing ("which of the following … this week") does not locate an option either.
+_STOP = FUNCTION_WORDS | {"following", "last", "new", "we", "week", "year"}
 WINDOW = 30  # words either side of a mention that count as its context
-_stem = Stemmer.Stemmer("english").stemWord
 
 
 def _tokens(text: str) -> list[str]:
-    return [_stem(w) for w in _WORD.findall(text.lower())]
+    return [stem(w) for w in _WORD.findall(text.lower())]
 
 
 def _content(text: str) -> list[str]:
     """Stemmed words without the function words, which say nothing about where an answer is."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
 
 
 def is_none_of_the_above(choice: str) -> bool:

@@ -7,6 +7,7 @@ score answers in the evals: both must agree on what counts as the same fact.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from text_to_num import alpha2digit
@@ -174,9 +175,11 @@ def missing_facts(claim: str, source: str) -> list[str]:
     available = set(words(source))
     available.update(numbers_in(source))
     missing = [n for n in numbers_in(claim) if n not in available]
-    # "Russian" is backed by "Russia", "Ukrainian" by "Ukraine": names match on their first five letters.
+    return missing + unbacked_names(names_in(claim), available)
+
+
+def unbacked_names(names: Iterable[str], available: set[str]) -> list[str]:
+    """The names no word of `available` backs, sorted. "Russian" is backed by "Russia", "Ukrainian" by
+    "Ukraine": names match on their first five letters."""
     prefixes = {w[:5] for w in available if len(w) >= 5}
-    missing += sorted(
-        name for name in names_in(claim) if name not in available and not (len(name) >= 5 and name[:5] in prefixes)
-    )
-    return missing
+    return sorted(name for name in names if name not in available and not (len(name) >= 5 and name[:5] in prefixes))
