@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.evidence import Evidence, key_terms
-from qa.facts import DATE_EXPRESSION, names_in, normalize
+from qa.facts import names_in, undated
 
 _QUANTITY = re.compile(r"\b(how (many|much)|what (number|share|percentage)|toll|count)\b", re.IGNORECASE)
 # A number someone hopes for, plans or fears is not a reported figure: it cannot contradict one.
@@ -34,7 +34,7 @@ class Conflict:
 
 def counted(text: str) -> list[tuple[str, set[str]]]:
     """The quantities of a sentence with what each counts: "230 Ukrainians were released" -> ("230", {ukrain..})."""
-    tokens = DATE_EXPRESSION.sub(" ", normalize(text)).split()
+    tokens = undated(text).split()
     found = []
     for i, token in enumerate(tokens):
         if _COUNT.match(token):

@@ -131,10 +131,6 @@ def has_shape(question: str, sentence: str) -> bool | None:
     return None
 
 
-def _shape_bonus(question: str, sentence: str) -> float:
-    return SHAPE_BONUS if has_shape(question, sentence) else 0.0
-
-
 def missing_names(question: str, sentence: str) -> int:
     """How many of the question's names the sentence lacks ("Ukrainian" is backed by "Ukraine")."""
     return len(unbacked_names(names_in(question), set(words(sentence))))
@@ -156,12 +152,16 @@ def rank(question: str, passages: Sequence[Passage], embedder: Embedder) -> list
     total = sum(weight.values())
     ranked = []
     for candidate, similarity, have in zip(candidates, similarities, terms):
+        shape = has_shape(question, candidate.text)
         overlap = sum(weight[t] for t in wanted & have) / total if total else 0.0
-        score = float(similarity) + LEXICAL_WEIGHT * overlap + _shape_bonus(question, candidate.text)
+        score = float(similarity) + LEXICAL_WEIGHT * overlap + (SHAPE_BONUS if shape else 0.0)
         score -= MISSING_NAME_PENALTY * min(2, missing_names(question, candidate.text))
-        ranked.append(replace(candidate, score=round(score, 4), similarity=round(float(similarity), 4)))
+        ranked.append(
+            (shape is False, replace(candidate, score=round(score, 4), similarity=round(float(similarity), 4)))
+        )
     # An answer to "how many" holds a number, one to "who" a name: sentences without rank after all those with.
-    return sorted(ranked, key=lambda e: (has_shape(question, e.text) is False, -e.score, e.passage.n, e.start))
+    ranked.sort(key=lambda t: (t[0], -t[1].score, t[1].passage.n, t[1].start))
+    return [evidence for _, evidence in ranked]
 
 
 def similarity_matrix(claims: Sequence[str], candidates: Sequence[Evidence], embedder: Embedder) -> np.ndarray:

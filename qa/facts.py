@@ -155,7 +155,12 @@ DATE_EXPRESSION = re.compile(
 
 def quantities_in(text: str) -> list[str]:
     """Numbers that count or measure something: numbers_in without calendar dates and years."""
-    return _NUMBER.findall(DATE_EXPRESSION.sub(" ", normalize(text)))
+    return _NUMBER.findall(undated(text))
+
+
+def undated(text: str) -> str:
+    """The normalised text with its calendar dates and years blanked out."""
+    return DATE_EXPRESSION.sub(" ", normalize(text))
 
 
 def names_in(text: str) -> set[str]:
