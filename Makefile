@@ -32,8 +32,8 @@ typecheck: setup
 
 # What the default path (auto mode: quoted evidence with the bundled model) holds today on the seed set
 # (evals/README.md), a little below the measured figures; CI fails under them. Raise them with the figures.
-EVAL_GATE = --min-accuracy 0.56 --min-overall 0.51 --min-refusal-precision 0.33 --min-refusal-recall 0.32 \
-	--min-citation-precision 0.70 --min-citation-recall 0.70 --min-hit 0.95 --min-mrr 0.85 \
+EVAL_GATE = --min-accuracy 0.56 --min-overall 0.56 --min-refusal-precision 0.42 --min-refusal-recall 0.54 \
+	--min-citation-precision 0.76 --min-citation-recall 0.68 --min-hit 0.95 --min-mrr 0.85 \
 	--min-number-faithfulness 1.0
 
 ## Set up and run the seed eval set with the bundled model; fails below EVAL_GATE.

@@ -124,6 +124,21 @@ def test_questions_the_articles_do_not_answer_are_refused(seeded: Assistant) -> 
 
 
 @pytest.mark.integration
+def test_near_misses_are_refused_rather_than_answered_with_another_fact(seeded: Assistant) -> None:
+    # Each has a story in the seeds, but not this fact: another day's exchange, pilots counted nowhere
+    # (only their instructors are), a short sentence pointing back ("Kyiv blamed Moscow for this.").
+    for question in (
+        "How many prisoners were swapped in the exchange on February 8, 2024?",
+        "How many Ukrainian pilots are currently being trained in Denmark?",
+        "What is the name of the head of Kyiv's military administration?",
+    ):
+        answer = seeded.ask(question, mode="extract")
+        assert answer.refused, (question, answer.answer)
+    answer = seeded.ask("How many Russian prisoners returned home in the exchange?", mode="extract")
+    assert not answer.refused and "248" in answer.answer
+
+
+@pytest.mark.integration
 def test_an_article_that_gives_orders_changes_nothing(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
     articles = tmp_path / "articles"
     shutil.copytree(SEEDS, articles)
@@ -159,7 +174,7 @@ def test_ask_json_has_sentences_removed_conflicts_and_mode(seeded: Assistant) ->
 
 @pytest.mark.unit
 def test_an_answer_has_the_shape_the_question_asks_for() -> None:
-    from qa.evidence import has_shape
+    from qa.asked import has_shape
 
     assert has_shape("How many F-16s is the Netherlands sending?", "The Netherlands is sending eighteen F-16s.")
     assert has_shape("How many F-16s is the Netherlands sending?", "The Netherlands is sending jets.") is False
