@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -205,3 +207,96 @@ def test_the_web_ui_lists_and_answers_from_the_server_index(seeded_server: Assis
         assert "eighteen" in str(messages[-1]["content"]).lower() and 'id="qa-src-1-1"' in sources
     finally:
         app.close()
+
+
+@pytest.fixture
+def lone_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A `chroma run` of this test's own, which the test may stop; yields its URL and process."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    port = free_port()
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(tmp_path / "data"), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                chromadb.HttpClient(port=port, settings=ChromaSettings(anonymized_telemetry=False)).heartbeat()
+                break
+            except Exception:
+                assert time.monotonic() < deadline, f"no heartbeat from `chroma run` on port {port}"
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait()
+        log.close()
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_a_server_lost_mid_session_is_an_error_that_names_the_url_and_the_fix(
+    lone_server: tuple[str, subprocess.Popen[bytes]], tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    url, server = lone_server
+    assistant = Assistant(server_settings(url, "lost", tmp_path), embedder=embedder)
+    assistant.ingest([SEEDS])
+    assert assistant.retrieve(F16)
+    _stop(server)
+    for call in (
+        lambda: assistant.retrieve("Where did the drones come from?"),  # reading
+        lambda: assistant.ingest([SEEDS]),  # writing
+        lambda: assistant.remove(["any-id"]),
+        lambda: assistant.status(probe_backend=False),
+    ):
+        with pytest.raises(ChromaUnreachableError) as raised:
+            call()
+        message = str(raised.value)
+        assert message.startswith(f"Lost the Chroma server at {url} (") and "\n" not in message
+        assert "chroma run --path DIR --port N" in message and "unset QA_CHROMA_URL" in message
+
+
+def test_the_cli_reports_a_server_lost_mid_session_in_one_line(
+    lone_server: tuple[str, subprocess.Popen[bytes]], tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    url, server = lone_server
+    Assistant(server_settings(url, "lost-cli", tmp_path), embedder=embedder).ingest([SEEDS])
+    env = {
+        **os.environ,
+        "QA_CHROMA_URL": url,
+        "QA_COLLECTION": "lost-cli",
+        "QA_MODE": "extract",
+        "OLLAMA_HOST": UNREACHABLE_OLLAMA,
+    }
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "chat"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        assert chat.stdout is not None
+        opened = chat.stdout.readline()  # "2 articles indexed · answering with …": the session is open
+        assert "2 articles indexed" in opened, opened
+        _stop(server)
+        _, stderr = chat.communicate(f"{F16}\n\n", timeout=300)
+    finally:
+        if chat.poll() is None:
+            chat.kill()
+            chat.wait()
+    assert chat.returncode == 0 and "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and f"Lost the Chroma server at {url}" in errors[0] and "chroma run" in errors[0], stderr
