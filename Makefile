@@ -2,9 +2,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+BENCH_STAMP := $(VENV)/.bench-installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: setup run test lint typecheck unit eval clean-index
+.PHONY: setup run test lint typecheck unit eval bench clean-index
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,6 +43,15 @@ eval: setup
 
 unit: setup
 	$(PY) -m pytest -m unit
+
+## Run the benchmark suite of issue 6 (about 15 minutes on 2 cores) and write benchmarks/RESULTS.md.
+## Needs ../shared/benchmarks/realtimeqa-2024h1 and its built index; BENCH_ARGS=--quick for a smoke run.
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
 
 clean-index:
 	find index -mindepth 1 ! -name README.md -exec rm -rf {} +
