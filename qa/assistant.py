@@ -190,6 +190,7 @@ class Assistant:
         name, model = (choice.llm.backend, choice.llm.model) if choice else ("none", "none")
 
         best = max((p.score for p in passages), default=-1.0)
+        answer_started: float | None = None
         if best < self.settings.min_relevance:
             # Nothing close enough: asking the model would only invite it to make something up.
             answer = refusal(question, passages, backend=name, model=model)
@@ -197,9 +198,11 @@ class Assistant:
         else:
             draft = None
             if choice is not None:
-                pieces = []
+                pieces: list[str] = []
                 prompt = answer_prompt(question, passages)
                 for piece in choice.llm.stream(prompt, max_tokens=self.settings.max_answer_tokens):
+                    if not pieces:
+                        answer_started = time.perf_counter()
                     pieces.append(piece)
                     if on_token:
                         on_token(piece)
@@ -218,6 +221,8 @@ class Assistant:
         answer.timings_ms.retrieve = round((retrieved - started) * 1000, 1)
         answer.timings_ms.generate = round((finished - retrieved) * 1000, 1)
         answer.timings_ms.total = round((finished - started) * 1000, 1)
+        if answer_started is not None:
+            answer.timings_ms.first_token = round((answer_started - started) * 1000, 1)
         return answer
 
     def _choose(
