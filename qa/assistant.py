@@ -18,7 +18,7 @@ from qa.followup import standalone_question
 from qa.grounding import ground
 from qa.ingest import Ingestor, IngestReport, ProgressCallback
 from qa.prompts import answer_prompt
-from qa.retrieval import HybridRetriever, Passage, renumber
+from qa.retrieval import HybridRetriever, Passage, bm25_for, renumber
 from qa.settings import Settings
 from qa.store import ArticleRecord, Store
 
@@ -71,7 +71,12 @@ class Assistant:
         """Index new and changed articles under `paths`; drop those of files deleted from ingested folders."""
         if rebuild:
             self.store.reset()
-        return Ingestor(self.settings, self.store, self.embedder).run(paths, prune=prune, on_progress=on_progress)
+        report = Ingestor(self.settings, self.store, self.embedder).run(paths, prune=prune, on_progress=on_progress)
+        if report.changed:
+            # Build the retriever's BM25 index and chunk table now and save them with the index, so the first
+            # question after an ingest (in this process or a fresh one) does not spend ~30 s per 70k chunks on it.
+            bm25_for(self.store)
+        return report
 
     def articles(self) -> list[ArticleRecord]:
         return sorted(self.store.articles(), key=lambda r: (r.date or "", r.title), reverse=True)
