@@ -61,6 +61,7 @@ class Timings(BaseModel):
     retrieve: float = 0.0
     generate: float = 0.0
     total: float = 0.0
+    first_token: float = 0.0  # from the start of the question to the model's first piece of text; 0 without a model
 
 
 class Answer(BaseModel):

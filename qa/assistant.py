@@ -18,7 +18,7 @@ from qa.followup import standalone_question
 from qa.grounding import ground
 from qa.ingest import Ingestor, IngestReport, ProgressCallback
 from qa.prompts import answer_prompt
-from qa.retrieval import HybridRetriever, Passage, renumber
+from qa.retrieval import HybridRetriever, Passage, bm25_for, renumber
 from qa.settings import Settings
 from qa.store import ArticleRecord, Store
 
@@ -71,7 +71,12 @@ class Assistant:
         """Index new and changed articles under `paths`; drop those of files deleted from ingested folders."""
         if rebuild:
             self.store.reset()
-        return Ingestor(self.settings, self.store, self.embedder).run(paths, prune=prune, on_progress=on_progress)
+        report = Ingestor(self.settings, self.store, self.embedder).run(paths, prune=prune, on_progress=on_progress)
+        if report.changed:
+            # Build the retriever's BM25 index and chunk table now and save them with the index, so the first
+            # question after an ingest (in this process or a fresh one) does not spend ~30 s per 70k chunks on it.
+            bm25_for(self.store)
+        return report
 
     def articles(self) -> list[ArticleRecord]:
         return sorted(self.store.articles(), key=lambda r: (r.date or "", r.title), reverse=True)
@@ -190,6 +195,7 @@ class Assistant:
         name, model = (choice.llm.backend, choice.llm.model) if choice else ("none", "none")
 
         best = max((p.score for p in passages), default=-1.0)
+        answer_started: float | None = None
         if best < self.settings.min_relevance:
             # Nothing close enough: asking the model would only invite it to make something up.
             answer = refusal(question, passages, backend=name, model=model)
@@ -197,9 +203,11 @@ class Assistant:
         else:
             draft = None
             if choice is not None:
-                pieces = []
+                pieces: list[str] = []
                 prompt = answer_prompt(question, passages)
                 for piece in choice.llm.stream(prompt, max_tokens=self.settings.max_answer_tokens):
+                    if not pieces:
+                        answer_started = time.perf_counter()
                     pieces.append(piece)
                     if on_token:
                         on_token(piece)
@@ -218,6 +226,8 @@ class Assistant:
         answer.timings_ms.retrieve = round((retrieved - started) * 1000, 1)
         answer.timings_ms.generate = round((finished - retrieved) * 1000, 1)
         answer.timings_ms.total = round((finished - started) * 1000, 1)
+        if answer_started is not None:
+            answer.timings_ms.first_token = round((answer_started - started) * 1000, 1)
         return answer
 
     def _choose(

@@ -13,10 +13,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
+from qa.corpus import BM25Index, cache_key, cache_root, date_bounds, load_cached, save_cached
 from qa.dates import date_number, parse_date
 from qa.embeddings import Embedder
 from qa.errors import ConfigError
@@ -66,67 +66,30 @@ def cap_per_article(ids: Sequence[str], doc_of: dict[str, str], cap: int, limit:
     return kept
 
 
-class BM25Index:
-    """Every chunk of the store in memory with its bm25s index, rebuilt when the store's fingerprint changes.
-
-    The retriever also takes the chunks' texts and dates from here, so a dense hit needs no round trip to
-    Chroma for its text, and a date range is a mask over `date_nums` instead of a metadata scan in Chroma.
-    """
-
-    def __init__(self, chunks: list[StoredChunk]) -> None:
-        import bm25s
-        import Stemmer
-
-        self.stemmer = Stemmer.Stemmer("english")
-        self.chunks = chunks
-        self.position = {c.chunk_id: n for n, c in enumerate(chunks)}
-        self.date_nums = np.array([date_number(c.date) for c in chunks], dtype=np.int64)
-        self.retriever: Any = None
-        if chunks:
-            tokens = bm25s.tokenize(
-                [f"{c.title}\n{c.text}" for c in chunks], stopwords="en", stemmer=self.stemmer, show_progress=False
-            )
-            self.retriever = bm25s.BM25()
-            self.retriever.index(tokens, show_progress=False)
-
-    def date_mask(self, date_from: str | None, date_to: str | None) -> np.ndarray | None:
-        """Which chunks fall in the range (None: no range). An undated chunk falls in none."""
-        if not (date_from or date_to):
-            return None
-        low, high = _date_bounds(date_from, date_to)
-        return (self.date_nums >= low) & (self.date_nums <= high)
-
-    def search(
-        self, query: str, k: int, date_from: str | None, date_to: str | None, mask: np.ndarray | None = None
-    ) -> list[str]:
-        import bm25s
-
-        if self.retriever is None:
-            return []
-        tokens = bm25s.tokenize([query], stopwords="en", stemmer=self.stemmer, show_progress=False)
-        if not tokens.vocab:
-            return []
-        if mask is None:
-            mask = self.date_mask(date_from, date_to)
-        weights = mask.astype(np.float32) if mask is not None else None
-        k = min(k, len(self.chunks))
-        docs, scores = self.retriever.retrieve(tokens, k=k, weight_mask=weights, show_progress=False, n_threads=1)
-        return [self.chunks[int(i)].chunk_id for i, s in zip(docs[0], scores[0]) if s > 0]
-
-
 _BM25_CACHE: dict[tuple[str, str], tuple[tuple[int, int], BM25Index]] = {}
 _BM25_LOCK = threading.Lock()
 
 
 def bm25_for(store: Store, fingerprint: tuple[int, int] | None = None) -> BM25Index:
-    """The BM25 index of a store, shared within the process until the store changes (its revision or count)."""
+    """The BM25 index of a store, shared within the process until the store changes (its revision or count).
+
+    A process that has none yet loads the copy saved on disk (see `qa.corpus`), or builds it from the store's
+    chunks and saves it for the next process.
+    """
     key = (store.location, store.settings.collection)
     fingerprint = fingerprint or store.fingerprint()
     with _BM25_LOCK:
         cached = _BM25_CACHE.get(key)
         if cached and cached[0] == fingerprint:
             return cached[1]
-        index = BM25Index(list(store.iter_chunks()))
+        root = cache_root(store.settings)
+        saved_key = cache_key(store.settings.collection, str(store.chunks.id), fingerprint)
+        index = load_cached(root, saved_key)
+        if index is None:
+            index = BM25Index.build(list(store.iter_chunks()))
+            # Saved only when nothing was written while the chunks were read, so the copy is what its key says.
+            if len(index.ids) == fingerprint[1] and (store.revision(), store.count_chunks()) == fingerprint:
+                save_cached(root, saved_key, index)
         _BM25_CACHE[key] = (fingerprint, index)
         return index
 
@@ -232,7 +195,7 @@ class HybridRetriever:
         if wanted <= POSTFILTER_MAX:
             hits = self.store.nearest(vector, wanted)
             fetched = self.store.get_chunks([i for i, _ in hits if i not in corpus.position])
-            low, high = _date_bounds(date_from, date_to)
+            low, high = date_bounds(date_from, date_to)
             kept = []
             for chunk_id, score in hits:
                 position = corpus.position.get(chunk_id)
@@ -246,7 +209,7 @@ class HybridRetriever:
                 return kept[:k], fetched
         if not allowed:
             return [], {}
-        return self.store.nearest(vector, k, among=[corpus.chunks[int(n)].chunk_id for n in np.flatnonzero(mask)]), {}
+        return self.store.nearest(vector, k, among=[corpus.ids[int(n)] for n in np.flatnonzero(mask)]), {}
 
 
 def renumber(passages: Sequence[Passage]) -> list[Passage]:
@@ -266,11 +229,6 @@ def _passage(n: int, chunk: StoredChunk, score: float) -> Passage:
         end=chunk.end,
         score=round(score, 4),
     )
-
-
-def _date_bounds(date_from: str | None, date_to: str | None) -> tuple[int, int]:
-    """date_num bounds of a range; 1 at the low end keeps undated chunks (date_num 0) out of every range."""
-    return (date_number(date_from) if date_from else 1, date_number(date_to) if date_to else 99999999)
 
 
 def _check_range(date_from: str | None, date_to: str | None) -> tuple[str | None, str | None]:

@@ -177,8 +177,6 @@ class Store:
     def _open(self) -> None:
         if self._client is not None:
             return
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         client = open_client(self.settings)
         if self.settings.chroma_url:
             client = _Reaching(client, self.settings.chroma_url)
@@ -211,7 +209,6 @@ class Store:
                 f"`qa ingest --rebuild PATH...`, or {elsewhere}."
             )
         self._client, self._chunks, self._catalog = client, chunks, catalog
-        self._vector_store = ChromaVectorStore(chroma_collection=chunks)
 
     @property
     def chunks(self) -> Any:
@@ -225,7 +222,13 @@ class Store:
 
     @property
     def vector_store(self) -> Any:
+        """llama-index's view of the chunk collection, for writing; built on first use, as importing llama-index
+        takes seconds that answering a question does not need."""
         self._open()
+        if self._vector_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._vector_store = ChromaVectorStore(chroma_collection=self._chunks)
         return self._vector_store
 
     def reset(self) -> None:

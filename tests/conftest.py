@@ -73,6 +73,16 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """What the code caches per user (a server index's retrieval cache, its uploads) goes to a temporary folder,
+    for this process and the `qa` processes tests start, instead of ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("user-cache")
+        patch.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
     """The bundled all-MiniLM-L6-v2, loaded once for the whole run."""

@@ -22,6 +22,7 @@ def test_embedded_model_answers_with_citations_into_the_retrieved_passages(seede
         assert 1 <= citation.n <= len(answer.passages)
         assert citation.quote and citation.quote in citation.text
     assert answer.timings_ms.total >= answer.timings_ms.generate > 0
+    assert answer.timings_ms.retrieve < answer.timings_ms.first_token <= answer.timings_ms.total
 
 
 def test_embedded_model_answer_cites_the_article_that_holds_the_fact(seeded: Assistant) -> None:
@@ -56,7 +57,12 @@ def test_cli_ingest_then_ask_json_follows_the_contract(tmp_path: Path) -> None:
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
     assert {"question", "answer", "refused", "citations", "backend", "model", "timings_ms"} <= set(answer)
-    assert answer["backend"] == "embedded" and set(answer["timings_ms"]) == {"retrieve", "generate", "total"}
+    assert answer["backend"] == "embedded" and set(answer["timings_ms"]) == {
+        "retrieve",
+        "generate",
+        "total",
+        "first_token",
+    }
     for citation in answer["citations"]:
         assert {"n", "doc_id", "title", "date", "source", "text", "quote", "score"} <= set(citation)
         assert Path(citation["source"]).name in {SEED_OVERVIEW, SEED_EXCHANGE}

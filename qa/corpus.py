@@ -1,0 +1,303 @@
+"""Every chunk of the index in memory with its BM25 index, and the on-disk copy a fresh process loads instead.
+
+Reading 70k chunks out of Chroma and tokenising them for BM25 takes ~30 s; loading the saved copy takes well
+under a second, so `qa ask` on a big archive starts answering at once. The copy lives in `<index_dir>/cache/`
+(with a Chroma server, in the user's cache directory), is keyed on the index's identity and fingerprint (the
+chunk collection's id, its revision and chunk count), is written to a temporary directory that is then renamed
+into place (a reader never sees half of one), and is rebuilt whenever it is stale or unreadable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import mmap
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+
+from qa.dates import date_number
+from qa.settings import Settings
+from qa.store import StoredChunk
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1  # bump when the files, the tokenisation or the chunk fields change
+STOPWORDS = "en"
+STEMMER = "english"
+
+
+class ChunkTable(Sequence[StoredChunk]):
+    """The chunks of a loaded cache: small columns in memory, texts in one memory-mapped file, read on demand."""
+
+    def __init__(
+        self,
+        ids: list[str],
+        articles: list[tuple[str, str, str | None, str]],
+        article_of: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        texts: Any,
+        text_ends: np.ndarray,
+    ) -> None:
+        self.ids = ids
+        self._articles = articles  # (doc_id, title, date, source)
+        self._article_of = article_of
+        self._starts = starts
+        self._ends = ends
+        self._texts = texts  # bytes-like: every text in UTF-8, one after another
+        self._text_ends = text_ends
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, n: int) -> StoredChunk: ...
+
+    @overload
+    def __getitem__(self, n: slice) -> list[StoredChunk]: ...
+
+    def __getitem__(self, n: int | slice) -> StoredChunk | list[StoredChunk]:
+        if isinstance(n, slice):
+            return [self[i] for i in range(*n.indices(len(self)))]
+        if n < 0:
+            n += len(self)
+        if not 0 <= n < len(self):
+            raise IndexError(n)
+        doc_id, title, date, source = self._articles[int(self._article_of[n])]
+        begin = int(self._text_ends[n - 1]) if n else 0
+        return StoredChunk(
+            chunk_id=self.ids[n],
+            doc_id=doc_id,
+            title=title,
+            date=date,
+            source=source,
+            start=int(self._starts[n]),
+            end=int(self._ends[n]),
+            text=bytes(self._texts[begin : int(self._text_ends[n])]).decode("utf-8"),
+        )
+
+    def __iter__(self) -> Iterator[StoredChunk]:
+        return (self[n] for n in range(len(self)))
+
+
+class BM25Index:
+    """Every chunk of the store in memory with its bm25s index, rebuilt when the store's fingerprint changes.
+
+    The retriever also takes the chunks' texts and dates from here, so a dense hit needs no round trip to
+    Chroma for its text, and a date range is a mask over `date_nums` instead of a metadata scan in Chroma.
+    """
+
+    def __init__(
+        self,
+        chunks: Sequence[StoredChunk],
+        *,
+        ids: list[str] | None = None,
+        date_nums: np.ndarray | None = None,
+        retriever: Any = None,
+    ) -> None:
+        import Stemmer
+
+        self.stemmer = Stemmer.Stemmer(STEMMER)
+        self.chunks = chunks
+        self.ids = ids if ids is not None else [c.chunk_id for c in chunks]
+        self.position = {chunk_id: n for n, chunk_id in enumerate(self.ids)}
+        if date_nums is None:
+            date_nums = np.array([date_number(c.date) for c in chunks], dtype=np.int64)
+        self.date_nums = date_nums
+        self.retriever = retriever
+
+    @classmethod
+    def build(cls, chunks: list[StoredChunk]) -> BM25Index:
+        """Tokenise and index the chunks (title and text), ~15 s at 70k chunks."""
+        index = cls(chunks)
+        if chunks:
+            import bm25s
+
+            texts = [f"{c.title}\n{c.text}" for c in chunks]
+            tokens = bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=index.stemmer, show_progress=False)
+            index.retriever = bm25s.BM25()
+            index.retriever.index(tokens, show_progress=False)
+        return index
+
+    def date_mask(self, date_from: str | None, date_to: str | None) -> np.ndarray | None:
+        """Which chunks fall in the range (None: no range). An undated chunk falls in none."""
+        if not (date_from or date_to):
+            return None
+        low, high = date_bounds(date_from, date_to)
+        return (self.date_nums >= low) & (self.date_nums <= high)
+
+    def search(
+        self, query: str, k: int, date_from: str | None, date_to: str | None, mask: np.ndarray | None = None
+    ) -> list[str]:
+        import bm25s
+
+        if self.retriever is None:
+            return []
+        tokens = bm25s.tokenize([query], stopwords=STOPWORDS, stemmer=self.stemmer, show_progress=False)
+        if not tokens.vocab:
+            return []
+        if mask is None:
+            mask = self.date_mask(date_from, date_to)
+        weights = mask.astype(np.float32) if mask is not None else None
+        k = min(k, len(self.chunks))
+        docs, scores = self.retriever.retrieve(tokens, k=k, weight_mask=weights, show_progress=False, n_threads=1)
+        return [self.ids[int(i)] for i, s in zip(docs[0], scores[0]) if s > 0]
+
+
+def date_bounds(date_from: str | None, date_to: str | None) -> tuple[int, int]:
+    """date_num bounds of a range; 1 at the low end keeps undated chunks (date_num 0) out of every range."""
+    return (date_number(date_from) if date_from else 1, date_number(date_to) if date_to else 99999999)
+
+
+# --- the copy on disk ---------------------------------------------------------------------------------
+
+
+def cache_root(settings: Settings) -> Path:
+    """Where the retriever's cache of an index lives: in the index directory, or per server and collection in
+    the user's cache directory (~/.cache/newsqa/retrieval/...) when the index is on a Chroma server."""
+    if settings.chroma_url is None:
+        return Path(settings.index_dir) / "cache"
+    digest = hashlib.sha256(f"{settings.chroma_url}\n{settings.collection}".encode()).hexdigest()[:16]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "newsqa" / "retrieval" / digest
+
+
+def cache_key(collection: str, identity: str, fingerprint: tuple[int, int]) -> dict[str, Any]:
+    """What a saved copy must match to be used. `identity` (the chunk collection's id) changes on a rebuild,
+    which starts the revision again from 0."""
+    import bm25s
+
+    return {
+        "format": CACHE_FORMAT,
+        "collection": collection,
+        "identity": identity,
+        "revision": fingerprint[0],
+        "chunks": fingerprint[1],
+        "bm25s": bm25s.__version__,
+        "stopwords": STOPWORDS,
+        "stemmer": STEMMER,
+    }
+
+
+def _folder(collection: str) -> str:
+    return f"bm25-{collection}"
+
+
+def load_cached(root: Path, key: dict[str, Any]) -> BM25Index | None:
+    """The saved copy when it matches `key`; None when there is none, it is stale, or it cannot be read."""
+    folder = root / _folder(str(key["collection"]))
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if meta != key:
+        return None
+    try:
+        return _read(folder, int(key["chunks"]))
+    except Exception as exc:  # a truncated or tampered file: rebuild, never fail the question
+        log.info("Ignoring the unreadable retrieval cache in %s (%s: %s)", folder, type(exc).__name__, exc)
+        return None
+
+
+def _read(folder: Path, count: int) -> BM25Index:
+    columns = json.loads((folder / "columns.json").read_text(encoding="utf-8"))
+    ids: list[str] = columns["ids"]
+    articles = [(str(a[0]), str(a[1]), a[2], str(a[3])) for a in columns["articles"]]
+    arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
+    if len(ids) != count or any(len(a) != count for a in arrays.values()):
+        raise ValueError(f"{len(ids)} chunks saved, {count} expected")
+    if count and int(arrays["article_of"].max()) >= len(articles):
+        raise ValueError("chunk table refers to a missing article")
+    texts: Any = b""
+    if count:
+        with (folder / "texts.bin").open("rb") as f:
+            texts = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        if len(texts) != int(arrays["text_ends"][-1]):
+            raise ValueError("texts.bin is truncated")
+    table = ChunkTable(
+        ids, articles, arrays["article_of"], arrays["starts"], arrays["ends"], texts, arrays["text_ends"]
+    )
+    retriever = None
+    if count:
+        import bm25s
+
+        retriever = bm25s.BM25.load(folder / "bm25", mmap=True, show_progress=False)
+        if int(retriever.scores["num_docs"]) != count:
+            raise ValueError("the BM25 index does not match the chunk table")
+    return BM25Index(table, ids=ids, date_nums=arrays["date_nums"], retriever=retriever)
+
+
+_ARRAYS = ("article_of", "starts", "ends", "text_ends", "date_nums")
+
+
+def save_cached(root: Path, key: dict[str, Any], index: BM25Index) -> bool:
+    """Write the copy atomically (a temporary directory renamed into place); False when it could not be written.
+
+    A failure (a read-only index directory, a full disk) is logged and otherwise ignored: the cache only
+    saves time.
+    """
+    folder = root / _folder(str(key["collection"]))
+    staging: Path | None = None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=root))
+        staging.chmod(0o755)  # mkdtemp's 0700 would hide the cache from other users of a shared index
+        _write(staging, key, index)
+        old = root / f".{folder.name}-old-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            folder.rename(old)  # a directory cannot be renamed over a non-empty one; readers see none meanwhile
+        try:
+            staging.rename(folder)
+        except OSError:
+            if (folder / "meta.json").exists():  # another process saved its copy in the meantime
+                return False
+            raise
+        staging = None
+        return True
+    except OSError as exc:
+        log.info("Could not save the retrieval cache in %s (%s)", folder, exc)
+        return False
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for stale in root.glob(f".{folder.name}-old-{os.getpid()}"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _write(folder: Path, key: dict[str, Any], index: BM25Index) -> None:
+    chunks = index.chunks
+    articles: dict[tuple[str, str, str | None, str], int] = {}
+    article_of = np.empty(len(chunks), dtype=np.int32)
+    starts = np.empty(len(chunks), dtype=np.int64)
+    ends = np.empty(len(chunks), dtype=np.int64)
+    text_ends = np.empty(len(chunks), dtype=np.int64)
+    written = 0
+    with (folder / "texts.bin").open("wb") as texts:
+        for n, chunk in enumerate(chunks):
+            article_of[n] = articles.setdefault((chunk.doc_id, chunk.title, chunk.date, chunk.source), len(articles))
+            starts[n], ends[n] = chunk.start, chunk.end
+            written += texts.write(chunk.text.encode("utf-8"))
+            text_ends[n] = written
+    arrays: dict[str, np.ndarray] = {
+        "article_of": article_of,
+        "starts": starts,
+        "ends": ends,
+        "text_ends": text_ends,
+        "date_nums": index.date_nums,
+    }
+    for name in _ARRAYS:
+        np.save(folder / f"{name}.npy", arrays[name], allow_pickle=False)
+    columns = {"ids": index.ids, "articles": [list(a) for a in articles]}
+    (folder / "columns.json").write_text(json.dumps(columns, ensure_ascii=False), encoding="utf-8")
+    if index.retriever is not None:
+        index.retriever.save(folder / "bm25", show_progress=False)
+    # Last: a folder without its meta.json is never read.
+    (folder / "meta.json").write_text(json.dumps(key), encoding="utf-8")
