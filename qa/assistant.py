@@ -52,7 +52,7 @@ class Assistant:
     ) -> None:
         self.settings = settings or Settings()
         self.embedder = embedder or SentenceTransformerEmbedder(
-            self.settings.embedding_model, self.settings.embed_batch_size
+            self.settings.embedding_model, self.settings.embed_batch_size, self.settings.embedding_backend
         )
         self.store = store or Store(self.settings, self.embedder.name)
         self.retriever = HybridRetriever(self.settings, self.store, self.embedder)

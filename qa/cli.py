@@ -74,32 +74,50 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, rebuild: 
         report = assistant.ingest(paths, prune=not no_prune, rebuild=rebuild)
         click.echo(json.dumps(report.model_dump(exclude={"seconds"}), ensure_ascii=False))
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
     from rich.progress import Progress as Bar
 
+    last: list[Progress] = []
+    # The bar and the time left follow the bytes read, so one big JSON lines file shows a meaningful ETA too.
     with Bar(
         TextColumn("Indexing"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files"),
-        TextColumn("{task.fields[articles]} articles, {task.fields[chunks]} chunks"),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[status]}"),
         TimeRemainingColumn(),
         console=err,
         transient=True,
     ) as bar:
-        task = bar.add_task("ingest", total=None, articles=0, chunks=0)
+        task = bar.add_task("ingest", total=None, status="")
 
         def show(progress: Progress) -> None:
+            last[:] = [progress]
             bar.update(
                 task,
-                completed=progress.files_done,
-                total=progress.files_total,
-                articles=progress.articles,
-                chunks=progress.chunks,
+                completed=progress.bytes_done,
+                total=progress.bytes_total or None,
+                status=_progress_status(progress),
             )
 
-        report = assistant.ingest(paths, prune=not no_prune, rebuild=rebuild, on_progress=show)
+        try:
+            report = assistant.ingest(paths, prune=not no_prune, rebuild=rebuild, on_progress=show)
+        except KeyboardInterrupt:
+            bar.stop()
+            where = f" after {_progress_status(last[0])}" if last else ""
+            err.print(
+                f"Interrupted{where}; everything written so far is kept. Run the same command again to resume "
+                "where it stopped."
+            )
+            sys.exit(130)
     _print_report(report)
+
+
+def _progress_status(progress: Progress) -> str:
+    rate = f" · {progress.chunks / progress.seconds:,.1f} chunks/s" if progress.seconds > 0 and progress.chunks else ""
+    return (
+        f"{progress.files_done:,}/{progress.files_total:,} files · {progress.articles:,} articles read · "
+        f"{progress.chunks:,} chunks written{rate}"
+    )
 
 
 def _print_report(report: IngestReport) -> None:

@@ -6,13 +6,16 @@ becomes one line in the ingest summary instead of a failed batch.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, cast
 
 import yaml
 
@@ -251,26 +254,134 @@ def _parse_html(file: str, text: str) -> Article:
 
 def _parse_jsonl(file: str, text: str) -> Iterator[Article | DocumentError]:
     for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{file}:{number}"
+        if line.strip():
+            yield _jsonl_article(file, number, line)
+
+
+def _jsonl_article(file: str, number: int, line: str) -> Article | DocumentError:
+    where = f"{file}:{number}"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return DocumentError(where, f"not valid JSON ({exc.msg}); one JSON object per line")
+    if not isinstance(record, dict):
+        return DocumentError(where, "not a JSON object; each line must be an object with 'text'")
+    body = record.get("text")
+    if not isinstance(body, str) or not body.strip():
+        return DocumentError(where, "missing field 'text' (the article body)")
+    body = body.replace("\r\n", "\n").strip()
+    title = str(record.get("title") or "").strip()
+    if not title:
+        title, body = _split_title(file, body)
+    url = record.get("url") or record.get("source")
+    date = parse_date(record.get("date") or record.get("publish_date") or record.get("published"))
+    key = str(record.get("id") or url or f"line {number}")
+    return make_article(file, key, str(url or where), title, date, body)
+
+
+# --- streaming: big files in bounded memory ---------------------------------------------------
+
+_BLOCK = 1 << 20
+
+
+def is_jsonl(path: Path) -> bool:
+    return suffix_of(path) in (".jsonl", ".ndjson", ".jsonl.gz")
+
+
+def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
+    """The file's content as a binary stream (decompressed for .jsonl.gz), and the file itself (its position)."""
+    raw = path.open("rb")
+    if suffix_of(path) == ".jsonl.gz":
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), raw
+    return raw, raw
+
+
+def scan(path: Path, max_bytes: int) -> str:
+    """Check a file the way `read_bytes` and `decode` do, reading it block by block; return its content hash.
+
+    The hash is `file_hash` of what `read_bytes` returns (the decompressed content for .jsonl.gz), so an index
+    built before streaming recognises its files as unchanged.
+    """
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise DocumentError(
+                str(path),
+                f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit "
+                "(split it, or raise QA_MAX_FILE_MB)",
+            )
+        digest = hashlib.sha256()
+        checker = codecs.getincrementaldecoder("utf-8")()
+        offset, head, content = 0, b"", False
+        stream, raw = _open(path)
+        with raw, stream:
+            while block := stream.read(_BLOCK):
+                if len(head) < 8192:
+                    head += block[: 8192 - len(head)]
+                    if b"\0" in head:
+                        raise DocumentError(
+                            str(path), "looks binary (contains NUL bytes); only text articles are supported"
+                        )
+                digest.update(block)
+                content = content or bool(block.strip())
+                try:
+                    checker.decode(block)
+                except UnicodeDecodeError as exc:
+                    raise DocumentError(str(path), _not_utf8(offset + exc.start)) from None
+                offset += len(block)
+            try:
+                checker.decode(b"", final=True)
+            except UnicodeDecodeError as exc:
+                raise DocumentError(str(path), _not_utf8(offset + exc.start)) from None
+    except PermissionError:
+        raise DocumentError(str(path), "permission denied; make the file readable") from None
+    except IsADirectoryError:
+        raise DocumentError(str(path), "is a directory") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise DocumentError(str(path), f"is not a valid gzip file ({exc})") from None
+    except OSError as exc:
+        raise DocumentError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    if not content:
+        raise DocumentError(str(path), "file is empty")
+    return digest.hexdigest()
+
+
+def _not_utf8(offset: int) -> str:
+    return f"is not UTF-8 (bad byte at offset {offset}); convert it, e.g. iconv -f latin1 -t utf-8"
+
+
+class ArticleStream:
+    """The articles of one file, one at a time: a JSON lines file is read line by line, never whole.
+
+    `bytes_read` is how far into the file (on disk, compressed for .jsonl.gz) reading has got, for progress.
+    Check the file with `scan` first: this reports problems per record only.
+    """
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.bytes_read = 0
+
+    def __iter__(self) -> Iterator[Article | DocumentError]:
+        if not is_jsonl(self.path):
+            yield from parse(self.path, read_bytes(self.path, self.max_bytes))
+            self.bytes_read = self.path.stat().st_size
+            return
+        file = str(self.path)
+        number = 0
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield DocumentError(where, f"not valid JSON ({exc.msg}); one JSON object per line")
-            continue
-        if not isinstance(record, dict):
-            yield DocumentError(where, "not a JSON object; each line must be an object with 'text'")
-            continue
-        body = record.get("text")
-        if not isinstance(body, str) or not body.strip():
-            yield DocumentError(where, "missing field 'text' (the article body)")
-            continue
-        body = body.replace("\r\n", "\n").strip()
-        title = str(record.get("title") or "").strip()
-        if not title:
-            title, body = _split_title(file, body)
-        url = record.get("url") or record.get("source")
-        date = parse_date(record.get("date") or record.get("publish_date") or record.get("published"))
-        key = str(record.get("id") or url or f"line {number}")
-        yield make_article(file, key, str(url or where), title, date, body)
+            stream, raw = _open(self.path)
+            with raw, stream:
+                for data in stream:
+                    if number == 0 and data.startswith(codecs.BOM_UTF8):
+                        data = data[len(codecs.BOM_UTF8) :]
+                    # Numbered as `decode` + `split("\n")` number them: \r\n is one break, a lone \r another.
+                    text = data.decode("utf-8").removesuffix("\n").removesuffix("\r")
+                    for line in text.split("\r"):
+                        number += 1
+                        if line.strip():
+                            self.bytes_read = raw.tell()
+                            yield _jsonl_article(file, number, line)
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+            raise DocumentError(file, f"changed or broke while being read ({exc}); run the ingest again") from None
+        self.bytes_read = self.path.stat().st_size

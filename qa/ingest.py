@@ -54,21 +54,48 @@ class IngestReport(BaseModel):
 
 @dataclass
 class Progress:
+    """How far an ingest has got; `bytes_done` of `bytes_total` (file sizes on disk) drives the ETA."""
+
     files_done: int
     files_total: int
-    articles: int
-    chunks: int
+    articles: int  # articles read so far, unchanged ones included
+    chunks: int  # chunks written so far
+    bytes_done: int = 0
+    bytes_total: int = 0
+    seconds: float = 0.0
+    file: str = ""  # the file being read
 
 
 ProgressCallback = Callable[[Progress], None]
+
+# `file_articles` of an article written while its file was still being read: the count is not known yet, and a
+# run interrupted inside the file leaves this mark, so the next run reads the file again and resumes.
+_READING = -1
+
+
+@dataclass
+class _File:
+    """One file being ingested: its hash, and its article count once it has been read to the end."""
+
+    digest: str
+    total: int | None = None
+    written: list[str] = field(default_factory=list)  # doc ids written before the count was known
+
+
+@dataclass
+class _Item:
+    article: documents.Article
+    source: _File
+    chunks: list[Chunk]
+    texts: list[str]  # what is embedded for each chunk
+    replaces: str | None  # doc id of the version it replaces, removed once this one is stored
 
 
 @dataclass
 class _Pending:
     """Articles parsed and waiting to be embedded as one batch."""
 
-    # (article, file hash, articles in its file, chunks, doc id it replaces)
-    items: list[tuple[documents.Article, str, int, list[Chunk], str | None]] = field(default_factory=list)
+    items: list[_Item] = field(default_factory=list)
     chunk_count: int = 0
 
 
@@ -94,7 +121,12 @@ def _unsupported(path: Path) -> str:
 
 
 class Ingestor:
-    """Brings an index up to date with a set of files and folders."""
+    """Brings an index up to date with a set of files and folders.
+
+    Big files stream: articles are read, chunked and embedded in batches of `batch_chunks` chunks, and each batch is
+    written (chunks, then catalog records in one write) before the next is read, so memory does not grow with the
+    size of a file or of the corpus, and an interrupted run resumes after the last batch written.
+    """
 
     def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
         self.settings = settings
@@ -113,30 +145,55 @@ class Ingestor:
             known[record.file].append(record)
 
         files = list(walk(path_list))
+        sizes = [_size(path) if not problem else 0 for path, problem in files]
+        bytes_total = sum(sizes)
+        bytes_before = 0
         seen: set[str] = set()
         pending = _Pending()
         articles_seen = 0
-        for done, (path, problem) in enumerate(files, start=1):
+        for done, ((path, problem), size) in enumerate(zip(files, sizes), start=1):
             file = str(path.resolve()) if path.exists() else str(path)
             seen.add(file)
             if problem:
                 report.failed.append(FailedFile(path=str(path), error=problem))
                 continue
 
-            def flush_full(articles_in_file: int, done: int = done, before: int = articles_seen) -> None:
+            def step(
+                articles: int,
+                position: int,
+                done: int = done,
+                before: int = articles_seen,
+                offset: int = bytes_before,
+                size: int = size,
+                file: str = file,
+            ) -> None:
                 # Inside a big file too (a JSON lines export of thousands of articles): written batches
                 # survive an interruption, and the next run resumes after them.
                 if pending.chunk_count >= self.batch_chunks:
                     self._flush(pending, report)
                 if on_progress:
-                    progress = Progress(done - 1, len(files), before + articles_in_file, report.chunks)
-                    on_progress(progress)
+                    on_progress(
+                        Progress(
+                            done - 1,
+                            len(files),
+                            before + articles,
+                            report.chunks,
+                            offset + min(position, size),
+                            bytes_total,
+                            time.perf_counter() - started,
+                            file,
+                        )
+                    )
 
-            articles_seen += self._ingest_file(path, file, known.get(file, []), pending, report, flush_full)
+            articles_seen += self._ingest_file(path, file, known.get(file, []), pending, report, step)
+            bytes_before += size
             if pending.chunk_count >= self.batch_chunks:
                 self._flush(pending, report)
             if on_progress:
-                on_progress(Progress(done, len(files), articles_seen, report.chunks + pending.chunk_count))
+                seconds = time.perf_counter() - started
+                on_progress(
+                    Progress(done, len(files), articles_seen, report.chunks, bytes_before, bytes_total, seconds, file)
+                )
         self._flush(pending, report)
 
         if prune:
@@ -144,6 +201,10 @@ class Ingestor:
         if report.changed:
             self.store.bump_revision()
         report.seconds = time.perf_counter() - started
+        if on_progress:
+            on_progress(
+                Progress(len(files), len(files), articles_seen, report.chunks, bytes_total, bytes_total, report.seconds)
+            )
         return report
 
     # --- one file -----------------------------------------------------------------------------
@@ -155,71 +216,85 @@ class Ingestor:
         before: list[ArticleRecord],
         pending: _Pending,
         report: IngestReport,
-        flush_full: Callable[[int], None],
+        step: Callable[[int, int], None],
     ) -> int:
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
         try:
-            data = documents.read_bytes(path, max_bytes)
-            digest = documents.file_hash(data)
-            # Unchanged, and complete: a run interrupted inside this file left fewer articles than it holds.
-            complete = all(r.file_articles in (0, len(before)) for r in before)
-            if before and complete and all(r.file_hash == digest for r in before):
-                report.unchanged += len(before)
-                return len(before)
-            parsed = list(documents.parse(Path(file), data))
+            digest = documents.scan(path, max_bytes)
         except DocumentError as exc:
             # The file as it was stays indexed: a bad edit must not cost what was already there.
             report.failed.append(FailedFile(path=exc.path, error=exc.reason))
             return 0
+        # Unchanged, and complete: a run interrupted inside this file left fewer articles than it holds.
+        complete = all(r.file_articles in (0, len(before)) for r in before)
+        if before and complete and all(r.file_hash == digest for r in before):
+            report.unchanged += len(before)
+            return len(before)
 
-        old_by_key = {r.key: r for r in before}
+        source = _File(digest)
+        old_by_key: dict[str, list[ArticleRecord]] = defaultdict(list)
+        for record in before:
+            old_by_key[record.key].append(record)
         kept: list[str] = []
+        gone: list[str] = []
+        ids: set[str] = set()  # doc ids met in this file: a line repeated word for word is one article
         count = 0
-        total = sum(not isinstance(item, DocumentError) for item in parsed)
-        for item in parsed:
-            if isinstance(item, DocumentError):
-                report.failed.append(FailedFile(path=item.path, error=item.reason))
-                continue
-            article = item
-            count += 1
-            old = old_by_key.pop(article.key, None)
-            if old and old.doc_id == article.doc_id:
-                kept.append(old.doc_id)
-                report.unchanged += 1
-                continue
-            chunks = self._chunk(article)
-            pending.items.append((article, digest, total, chunks, old.doc_id if old else None))
-            pending.chunk_count += len(chunks)
-            if old:
-                report.updated += 1
-            else:
-                report.added += 1
-            flush_full(count)
-        self.store.set_file_hash(kept, digest, total)
-        for gone in old_by_key.values():  # articles no longer in this file
-            self.store.delete_article(gone.doc_id)
-            report.removed += 1
+        stream = documents.ArticleStream(Path(file), max_bytes)
+        try:
+            for item in stream:
+                if isinstance(item, DocumentError):
+                    report.failed.append(FailedFile(path=item.path, error=item.reason))
+                    continue
+                article = item
+                if article.doc_id in ids:
+                    continue
+                ids.add(article.doc_id)
+                count += 1
+                olds = old_by_key.pop(article.key, [])
+                same = next((r for r in olds if r.doc_id == article.doc_id), None)
+                # Older versions under the same key: gone once this version is in (stored already, or below).
+                if same is not None:
+                    gone += [r.doc_id for r in olds if r is not same]
+                    kept.append(same.doc_id)
+                    report.unchanged += 1
+                    step(count, stream.bytes_read)
+                    continue
+                old = olds[-1].doc_id if olds else None
+                gone += [r.doc_id for r in olds[:-1]]
+                chunks, texts = self._chunk(article)
+                pending.items.append(_Item(article, source, chunks, texts, old))
+                pending.chunk_count += len(chunks)
+                if old:
+                    report.updated += 1
+                else:
+                    report.added += 1
+                step(count, stream.bytes_read)
+        except DocumentError as exc:  # the file changed or broke between the check and the read
+            report.failed.append(FailedFile(path=exc.path, error=exc.reason))
+            return count  # what was read is written; the file stays marked as being read, so it is read again
+        source.total = count
+        self.store.set_file_hash(kept + source.written, digest, count)
+        for records in old_by_key.values():  # articles no longer in this file
+            gone += [r.doc_id for r in records]
+        report.removed += len(gone)
+        self.store.delete_articles(gone)
         return count
 
-    def _chunk(self, article: documents.Article) -> list[Chunk]:
+    def _chunk(self, article: documents.Article) -> tuple[list[Chunk], list[str]]:
+        """The article's chunks, and the text embedded for each (the title travels with every chunk)."""
         window = min(self.settings.chunk_tokens, self.embedder.max_tokens) - 2  # [CLS] and [SEP]
         title_tokens = self.embedder.count_tokens([article.title])[0] + 1
-        if title_tokens > _MAX_TITLE_TOKENS:
-            title_tokens = 0
-        return chunk_text(
+        # "How many F-16s?" matches a paragraph that never says which war it is about once it is embedded with its
+        # headline; a very long title would eat the budget of every chunk, so it is left out.
+        with_title = title_tokens <= _MAX_TITLE_TOKENS
+        chunks = chunk_text(
             article.text,
-            window - title_tokens,
+            window - (title_tokens if with_title else 0),
             self.embedder.count_tokens,
             overlap=self.settings.chunk_overlap_sentences,
         )
-
-    def _embed_text(self, article: documents.Article, chunk: Chunk) -> str:
-        # The title travels with every chunk: "How many F-16s?" matches a paragraph that never says
-        # which war it is about once it is embedded with its headline.
-        title_tokens = self.embedder.count_tokens([article.title])[0] + 1
-        if title_tokens > _MAX_TITLE_TOKENS:
-            return chunk.text
-        return f"{article.title}\n{chunk.text}"
+        texts = [f"{article.title}\n{c.text}" if with_title else c.text for c in chunks]
+        return chunks, texts
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -228,18 +303,17 @@ class Ingestor:
             return
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
-        texts = [self._embed_text(a, c) for a, _, _, chunks, _ in pending.items for c in chunks]
-        vectors = self.embedder.embed(texts)
+        vectors = self.embedder.embed([text for item in pending.items for text in item.texts])
         # A run interrupted after writing chunks but before the catalog left orphans: clear them.
-        new_ids = [a.doc_id for a, *_ in pending.items]
-        self.store.chunks.delete(where={"document_id": {"$in": new_ids}})
+        self.store.delete_chunks_of([item.article.doc_id for item in pending.items])
 
         nodes = []
         row = 0
         article_vectors = []
-        for article, _, _, chunks, _ in pending.items:
+        for item in pending.items:
+            article = item.article
             first = row
-            for chunk in chunks:
+            for chunk in item.chunks:
                 node = TextNode(
                     id_=f"{article.doc_id}:{chunk.index}",
                     text=chunk.text,
@@ -263,22 +337,29 @@ class Ingestor:
             article_vectors.append(mean / norm)
         self.store.add_chunks(nodes)
 
-        for (article, digest, file_articles, chunks, replaces), vector in zip(pending.items, article_vectors):
-            record = ArticleRecord(
-                doc_id=article.doc_id,
-                file=article.file,
-                key=article.key,
-                file_hash=digest,
-                source=article.source,
-                title=article.title,
-                date=article.date,
-                chunks=len(chunks),
-                chars=len(article.text),
-                file_articles=file_articles,
+        records = []
+        for item in pending.items:
+            article = item.article
+            if item.source.total is None:
+                item.source.written.append(article.doc_id)
+            records.append(
+                ArticleRecord(
+                    doc_id=article.doc_id,
+                    file=article.file,
+                    key=article.key,
+                    file_hash=item.source.digest,
+                    source=article.source,
+                    title=article.title,
+                    date=article.date,
+                    chunks=len(item.chunks),
+                    chars=len(article.text),
+                    file_articles=_READING if item.source.total is None else item.source.total,
+                )
             )
-            self.store.add_article(record, article.text, vector)
-            if replaces and replaces != article.doc_id:
-                self.store.delete_article(replaces)
+        self.store.add_articles(records, [item.article.text for item in pending.items], article_vectors)
+        self.store.delete_articles(
+            [item.replaces for item in pending.items if item.replaces and item.replaces != item.article.doc_id]
+        )
         report.chunks += len(nodes)
         pending.items.clear()
         pending.chunk_count = 0
@@ -286,13 +367,19 @@ class Ingestor:
     def _prune(self, paths: list[Path], known: dict[str, list[ArticleRecord]], seen: set[str]) -> int:
         """Remove articles of files that were under an ingested folder and are gone from disk."""
         folders = [str(p.resolve()) + os.sep for p in paths if p.is_dir()]
-        removed = 0
+        gone: list[str] = []
         for file, records in known.items():
             if file in seen or not any(file.startswith(folder) for folder in folders):
                 continue
             if Path(file).exists():
                 continue
-            for record in records:
-                self.store.delete_article(record.doc_id)
-                removed += 1
-        return removed
+            gone += [record.doc_id for record in records]
+        self.store.delete_articles(gone)
+        return len(gone)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -247,18 +247,39 @@ class Store:
             self.vector_store.add(list(nodes))
 
     def add_article(self, record: ArticleRecord, text: str, embedding: np.ndarray) -> None:
-        meta = {
-            "file": record.file,
-            "key": record.key,
-            "file_hash": record.file_hash,
-            "source": record.source,
-            "title": record.title,
-            "date": record.date or "",
-            "chunks": record.chunks,
-            "chars": record.chars,
-            "file_articles": record.file_articles,
-        }
-        self.catalog.upsert(ids=[record.doc_id], embeddings=[embedding.tolist()], metadatas=[meta], documents=[text])
+        self.add_articles([record], [text], [embedding])
+
+    def add_articles(
+        self, records: Sequence[ArticleRecord], texts: Sequence[str], embeddings: Sequence[np.ndarray]
+    ) -> None:
+        """Catalog records for a batch of articles, in one write (one per article cost ~45 ms each)."""
+        if not records:
+            return
+        metadatas = [
+            {
+                "file": record.file,
+                "key": record.key,
+                "file_hash": record.file_hash,
+                "source": record.source,
+                "title": record.title,
+                "date": record.date or "",
+                "chunks": record.chunks,
+                "chars": record.chars,
+                "file_articles": record.file_articles,
+            }
+            for record in records
+        ]
+        self.catalog.upsert(
+            ids=[record.doc_id for record in records],
+            embeddings=[np.asarray(e, dtype=np.float32).tolist() for e in embeddings],
+            metadatas=metadatas,
+            documents=list(texts),
+        )
+
+    def delete_chunks_of(self, doc_ids: Sequence[str]) -> None:
+        """Remove every chunk of these articles (what llama-index's `delete(ref_doc_id)` does, for many at once)."""
+        if doc_ids:
+            self.chunks.delete(where={"document_id": {"$in": list(doc_ids)}})
 
     def set_file_hash(self, doc_ids: Sequence[str], file_hash: str, file_articles: int) -> None:
         """Articles unchanged inside a changed file (a JSON lines file): remember the new file hash."""
@@ -269,6 +290,13 @@ class Store:
     def delete_article(self, doc_id: str) -> None:
         self.vector_store.delete(ref_doc_id=doc_id)
         self.catalog.delete(ids=[doc_id])
+
+    def delete_articles(self, doc_ids: Sequence[str]) -> None:
+        """Remove articles and their chunks, chunks first (a catalog record is never left without its chunks)."""
+        for start in range(0, len(doc_ids), _PAGE):
+            page = list(doc_ids[start : start + _PAGE])
+            self.delete_chunks_of(page)
+            self.catalog.delete(ids=page)
 
     def bump_revision(self) -> int:
         """Mark the index as changed, so caches built from it (BM25) know to rebuild."""

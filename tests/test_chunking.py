@@ -74,8 +74,9 @@ def test_no_seed_chunk_is_truncated_by_the_embedding_window(embedder: SentenceTr
     for path in sorted(SEEDS.glob("*.txt")):
         for article in parse(path, read_bytes(path, 10**8)):
             assert isinstance(article, Article)
-            for chunk in ingestor._chunk(article):
-                full = tokenizer(ingestor._embed_text(article, chunk))["input_ids"]  # with [CLS] and [SEP]
+            chunks, texts = ingestor._chunk(article)
+            for chunk, text in zip(chunks, texts, strict=True):
+                full = tokenizer(text)["input_ids"]  # with [CLS] and [SEP]
                 assert len(full) <= embedder.max_tokens == 256
                 assert article.text[chunk.start : chunk.end] == chunk.text
                 checked += 1

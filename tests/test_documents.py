@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from qa import DocumentError
-from qa.documents import Article, parse, read_bytes
+from qa.documents import Article, ArticleStream, file_hash, parse, read_bytes, scan
 from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, SEEDS
 
 pytestmark = pytest.mark.unit
@@ -127,3 +127,76 @@ def test_oversized_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     path.write_bytes(b"a" * 2000)
     with pytest.raises(DocumentError, match="QA_MAX_FILE_MB"):
         read_bytes(path, 1000)
+
+
+# --- streaming ----------------------------------------------------------------------------------
+
+BAD_CONTENTS = [
+    (b"", "file is empty"),
+    (b"  \n\n ", "file is empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "looks binary"),
+    ("Título\n\nCafé".encode("latin-1"), r"not UTF-8 \(bad byte at offset 1\)"),
+    (b"x" * 3_000_000 + b"\xff", r"not UTF-8 \(bad byte at offset 3000000\)"),  # past the first read block
+]
+
+
+@pytest.mark.parametrize(("content", "reason"), BAD_CONTENTS)
+@pytest.mark.parametrize("name", ["bad.jsonl", "bad.jsonl.gz", "bad.txt"])
+def test_scan_refuses_what_read_bytes_and_decode_refuse_with_the_same_reason(
+    tmp_path: Path, content: bytes, reason: str, name: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
+    with pytest.raises(DocumentError, match=reason) as info:
+        scan(path, 50 * MB)
+    assert info.value.path == str(path)
+    with pytest.raises(DocumentError, match=reason):
+        load(path)
+
+
+def test_scan_refuses_a_broken_gzip_and_an_oversized_file(tmp_path: Path) -> None:
+    broken = tmp_path / "feed.jsonl.gz"
+    broken.write_bytes(gzip.compress(b'{"text": "Body."}\n' * 100)[:-30])
+    with pytest.raises(DocumentError, match="not a valid gzip file"):
+        scan(broken, 50 * MB)
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"a" * 2000)
+    with pytest.raises(DocumentError, match="QA_MAX_FILE_MB"):
+        scan(big, 1000)
+
+
+@pytest.mark.parametrize("name", ["feed.jsonl", "feed.jsonl.gz", "note.txt"])
+def test_scan_hashes_the_content_as_before_so_existing_indexes_see_files_unchanged(tmp_path: Path, name: str) -> None:
+    content = "\ufeff" + "".join(json.dumps({"id": i, "text": f"Body {i}. " * 50}) + "\n" for i in range(300))
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(content.encode()) if name.endswith(".gz") else content.encode())
+    assert scan(path, 50 * MB) == file_hash(read_bytes(path, 50 * MB))
+
+
+def test_a_jsonl_stream_gives_what_parse_gives_line_numbers_included(tmp_path: Path) -> None:
+    records = [json.dumps({"id": f"a{i}", "title": f"T{i}", "text": f"Body {i}."}) for i in range(5)]
+    # A byte order mark, CRLF and lone CR line ends, blank lines and a bad record, as parse sees them.
+    raw = "\ufeff" + records[0] + "\r\n" + records[1] + "\r" + records[2] + "\n\n{bad\n" + records[3] + "\r\n\r\n"
+    raw += records[4]
+    for name in ("feed.jsonl", "feed.jsonl.gz"):
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(raw.encode()) if name.endswith(".gz") else raw.encode())
+        streamed = list(ArticleStream(path, 50 * MB))
+        parsed = load(path)
+        assert [type(x) for x in streamed] == [type(x) for x in parsed]
+        assert [x.path if isinstance(x, DocumentError) else x for x in streamed] == [
+            x.path if isinstance(x, DocumentError) else x for x in parsed
+        ]
+        assert [x.path for x in streamed if isinstance(x, DocumentError)] == [f"{path}:5"]
+
+
+def test_a_big_jsonl_file_is_read_as_it_is_consumed(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "text": "Body. " * 2000}) + "\n" for i in range(200)))
+    size = path.stat().st_size
+    stream = ArticleStream(path, 50 * MB)
+    items = iter(stream)
+    next(items)
+    assert 0 < stream.bytes_read < size / 4  # not the whole file for the first article
+    assert sum(1 for _ in items) == 199
+    assert stream.bytes_read == size
