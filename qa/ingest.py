@@ -12,8 +12,10 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -133,6 +135,8 @@ class Ingestor:
         self.store = store
         self.embedder = embedder
         self.batch_chunks = max(settings.embed_batch_size * 4, 64)
+        self._writer = ThreadPoolExecutor(max_workers=1)
+        self._writing: Future[None] | None = None
 
     def run(
         self, paths: Iterable[str | Path], *, prune: bool = True, on_progress: ProgressCallback | None = None
@@ -144,6 +148,25 @@ class Ingestor:
         for record in self.store.articles():
             known[record.file].append(record)
 
+        # Batches are written by one background thread while the next batch is read and embedded: Chroma's writes
+        # release the GIL, and overlapping them with the encoder hid most of their cost (0.8 s of 6.2 s per 1,024
+        # chunks). One batch is in flight at most, so memory stays bounded; every store call of this thread waits
+        # for it first, and an interrupted run waits for it before it stops, so a batch is written whole or not at all.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-ingest-writer")
+        try:
+            return self._run(path_list, known, report, started, prune, on_progress)
+        finally:
+            self._writer.shutdown(wait=True)
+
+    def _run(
+        self,
+        path_list: list[Path],
+        known: dict[str, list[ArticleRecord]],
+        report: IngestReport,
+        started: float,
+        prune: bool,
+        on_progress: ProgressCallback | None,
+    ) -> IngestReport:
         files = list(walk(path_list))
         sizes = [_size(path) if not problem else 0 for path, problem in files]
         bytes_total = sum(sizes)
@@ -195,6 +218,7 @@ class Ingestor:
                     Progress(done, len(files), articles_seen, report.chunks, bytes_before, bytes_total, seconds, file)
                 )
         self._flush(pending, report)
+        self._wait()
 
         if prune:
             report.removed += self._prune(path_list, known, seen)
@@ -273,11 +297,13 @@ class Ingestor:
             report.failed.append(FailedFile(path=exc.path, error=exc.reason))
             return count  # what was read is written; the file stays marked as being read, so it is read again
         source.total = count
-        self.store.set_file_hash(kept + source.written, digest, count)
         for records in old_by_key.values():  # articles no longer in this file
             gone += [r.doc_id for r in records]
+        if kept or source.written or gone:
+            self._wait()  # the batches written so far hold this file's records
+            self.store.set_file_hash(kept + source.written, digest, count)
+            self.store.delete_articles(gone)
         report.removed += len(gone)
-        self.store.delete_articles(gone)
         return count
 
     def _chunk(self, article: documents.Article) -> tuple[list[Chunk], list[str]]:
@@ -304,8 +330,6 @@ class Ingestor:
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         vectors = self.embedder.embed([text for item in pending.items for text in item.texts])
-        # A run interrupted after writing chunks but before the catalog left orphans: clear them.
-        self.store.delete_chunks_of([item.article.doc_id for item in pending.items])
 
         nodes = []
         row = 0
@@ -335,8 +359,6 @@ class Ingestor:
             mean = vectors[first:row].mean(axis=0) if row > first else np.zeros(vectors.shape[1])
             norm = float(np.linalg.norm(mean)) or 1.0
             article_vectors.append(mean / norm)
-        self.store.add_chunks(nodes)
-
         records = []
         for item in pending.items:
             article = item.article
@@ -356,13 +378,34 @@ class Ingestor:
                     file_articles=_READING if item.source.total is None else item.source.total,
                 )
             )
-        self.store.add_articles(records, [item.article.text for item in pending.items], article_vectors)
-        self.store.delete_articles(
-            [item.replaces for item in pending.items if item.replaces and item.replaces != item.article.doc_id]
-        )
+        texts = [item.article.text for item in pending.items]
+        replaced = [item.replaces for item in pending.items if item.replaces and item.replaces != item.article.doc_id]
+        self._wait()
+        self._writing = self._writer.submit(self._write, nodes, records, texts, article_vectors, replaced)
         report.chunks += len(nodes)
         pending.items.clear()
         pending.chunk_count = 0
+
+    def _write(
+        self,
+        nodes: list[Any],
+        records: list[ArticleRecord],
+        texts: list[str],
+        vectors: list[np.ndarray],
+        replaced: list[str],
+    ) -> None:
+        """One batch into the store: chunks first, then their catalog records, then the versions they replace."""
+        # A run interrupted after writing chunks but before the catalog left orphans: clear them.
+        self.store.delete_chunks_of([record.doc_id for record in records])
+        self.store.add_chunks(nodes)
+        self.store.add_articles(records, texts, vectors)
+        self.store.delete_articles(replaced)
+
+    def _wait(self) -> None:
+        """Wait for the batch being written; its error, if any, is raised here."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()
 
     def _prune(self, paths: list[Path], known: dict[str, list[ArticleRecord]], seen: set[str]) -> int:
         """Remove articles of files that were under an ingested folder and are gone from disk."""
