@@ -67,16 +67,19 @@ def is_supported(path: Path) -> bool:
     return suffix_of(path) in SUPPORTED_SUFFIXES
 
 
+def _check_size(path: Path, max_bytes: int) -> None:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DocumentError(
+            str(path),
+            f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit (split it, or raise QA_MAX_FILE_MB)",
+        )
+
+
 def read_bytes(path: Path, max_bytes: int) -> bytes:
     """Read a file or raise DocumentError saying why it cannot be used."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise DocumentError(
-                str(path),
-                f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit "
-                "(split it, or raise QA_MAX_FILE_MB)",
-            )
+        _check_size(path, max_bytes)
         data = path.read_bytes()
     except PermissionError:
         raise DocumentError(str(path), "permission denied; make the file readable") from None
@@ -303,13 +306,7 @@ def scan(path: Path, max_bytes: int) -> str:
     built before streaming recognises its files as unchanged.
     """
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise DocumentError(
-                str(path),
-                f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit "
-                "(split it, or raise QA_MAX_FILE_MB)",
-            )
+        _check_size(path, max_bytes)
         digest = hashlib.sha256()
         checker = codecs.getincrementaldecoder("utf-8")()
         offset, head, content = 0, b"", False
