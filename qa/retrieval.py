@@ -138,6 +138,11 @@ class HybridRetriever:
                 self._recent.popitem(last=False)
         return passages
 
+    def forget_recent(self) -> None:
+        """Drop the remembered retrievals (benchmarks time the retrieval itself, not the memory of it)."""
+        with self._recent_lock:
+            self._recent.clear()
+
     def _retrieve(
         self,
         question: str,
