@@ -135,7 +135,7 @@ class Ingestor:
         self.store = store
         self.embedder = embedder
         self.batch_chunks = max(settings.embed_batch_size * 4, 64)
-        self._writer = ThreadPoolExecutor(max_workers=1)
+        self._writer: ThreadPoolExecutor  # made by each run(), which shuts it down when done
         self._writing: Future[None] | None = None
 
     def run(
