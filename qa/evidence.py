@@ -115,9 +115,9 @@ def sentences_of(passages: Sequence[Passage]) -> list[Evidence]:
     return found
 
 
-def missing_names(question: str, sentence: str) -> int:
-    """How many of the question's names the sentence lacks ("Ukrainian" is backed by "Ukraine")."""
-    return len(unbacked_names(names_in(question), set(words(sentence))))
+def missing_names(names: set[str], text: str) -> int:
+    """How many of the question's names (`names_in(question)`) a text lacks ("Ukrainian" is backed by "Ukraine")."""
+    return len(unbacked_names(names, set(words(text))))
 
 
 def rank(question: str, passages: Sequence[Passage], embedder: Embedder) -> list[Evidence]:
@@ -137,7 +137,7 @@ def rank(question: str, passages: Sequence[Passage], embedder: Embedder) -> list
     total = sum(weight.values())
     asked_days = days_named(question)
     question_names = names_in(question)
-    absent = {p.chunk_id: len(unbacked_names(question_names, set(words(f"{p.title} {p.text}")))) for p in passages}
+    absent = {p.chunk_id: missing_names(question_names, f"{p.title} {p.text}") for p in passages}
     days = {p.chunk_id: days_of_passage(p.text, p.date) for p in passages} if asked_days else {}
     counts_asked = _counts_asked(question, candidates, embedder)
     ranked = []
@@ -148,7 +148,7 @@ def rank(question: str, passages: Sequence[Passage], embedder: Embedder) -> list
             shape = counts_asked.get(i, True)
         overlap = sum(weight[t] for t in wanted & have) / total if total else 0.0
         score = float(similarity) + LEXICAL_WEIGHT * overlap + (SHAPE_BONUS if shape else 0.0)
-        score -= MISSING_NAME_PENALTY * min(2, missing_names(question, candidate.text))
+        score -= MISSING_NAME_PENALTY * min(2, missing_names(question_names, candidate.text))
         score -= ABSENT_NAME_PENALTY * min(2, absent[passage.chunk_id])
         if candidate.stated is None:
             if _ANAPHOR.match(candidate.text):
