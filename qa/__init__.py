@@ -3,6 +3,11 @@
 The public API: everything the CLI, the UI and the eval harness use is imported from here.
 """
 
+# First, before any library that could call home is imported (see qa/offline.py).
+import qa.offline  # noqa: F401
+
+# isort: split
+
 from qa.answer import Answer, Citation, Timings
 from qa.assistant import Assistant, Status
 from qa.backends import LLM, EmbeddedLLM, OllamaLLM

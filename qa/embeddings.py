@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from qa.errors import ConfigError
+from qa.offline import onnxruntime_offline
 from qa.settings import BUNDLED_EMBEDDING_MODEL
 
 if TYPE_CHECKING:
@@ -79,8 +80,7 @@ _LOCK = threading.Lock()
 
 
 def _offline() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # The hub switches themselves are forced for the whole process by qa/offline.py.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
@@ -120,7 +120,7 @@ def _onnx_unsupported(path: Path) -> str | None:
 
 def _export_key(path: Path) -> str:
     """Names an export after what it was made from: the model's files (size and time) and the exporter."""
-    import onnxruntime
+    onnxruntime = onnxruntime_offline()
 
     digest = hashlib.sha256(f"{_EXPORT_VERSION} {onnxruntime.__version__}".encode())
     for file in sorted(path.rglob("*")):
@@ -193,8 +193,9 @@ class _OnnxModel:
     """An exported model run by onnxruntime, with the model's own fast tokenizer."""
 
     def __init__(self, model_path: Path, onnx_path: Path, max_tokens: int) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
+
+        onnxruntime = onnxruntime_offline()
 
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
