@@ -9,11 +9,11 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from qa.answer import Answer, chosen_answer, grounded_answer, refusal
-from qa.backends import LLM, BackendChoice, OllamaLLM, choose_backend
+from qa.backends import LLM, BackendChoice, OllamaLLM, choose_backend, fallback
 from qa.choices import is_none_of_the_above, pick
 from qa.citations import drop_invalid
 from qa.embeddings import Embedder, SentenceTransformerEmbedder
-from qa.errors import IndexEmptyError, QAError
+from qa.errors import BackendError, IndexEmptyError, QAError
 from qa.followup import standalone_question
 from qa.grounding import ground
 from qa.ingest import Ingestor, IngestReport, ProgressCallback
@@ -117,13 +117,22 @@ class Assistant:
 
     def resolve_mode(self, mode: str | None = None, backend: str | None = None) -> tuple[str, BackendChoice | None]:
         """'generate' with the model that drafts, or 'extract' with none; 'auto' decides which."""
+        resolved, choice, _ = self._resolve(mode, backend)
+        return resolved, choice
+
+    def _resolve(
+        self, mode: str | None, backend: str | None, choice: BackendChoice | None = None
+    ) -> tuple[str, BackendChoice | None, str | None]:
+        """The mode, the backend that drafts (None in extract mode), and the note on the backend chosen."""
         mode = mode or self.settings.mode
         if mode not in ("auto", "generate", "extract"):
             raise QAError(f"mode must be 'auto', 'generate' or 'extract', got {mode!r}")
-        choice = self.backend(backend) if mode != "extract" else None
+        if mode != "extract":
+            choice = choice or self.backend(backend)
         if mode == "auto":
             mode = "extract" if choice and _is_bundled_base_model(choice.llm, self.settings) else "generate"
-        return mode, choice if mode == "generate" else None
+        # The note stays when 'auto' chose extract mode: the reader still learns why Ollama is not answering.
+        return mode, choice if mode == "generate" else None, choice.note if choice else None
 
     def retrieve(
         self, question: str, *, top_k: int | None = None, date_from: str | None = None, date_to: str | None = None
@@ -191,27 +200,32 @@ class Assistant:
         started = time.perf_counter()
         passages = self.retrieve(question, top_k=top_k, date_from=date_from, date_to=date_to)
         retrieved = time.perf_counter()
-        mode, choice = self.resolve_mode(mode, backend)
-        name, model = (choice.llm.backend, choice.llm.model) if choice else ("none", "none")
+        requested = mode
+        mode, choice, note = self._resolve(requested, backend)
 
         best = max((p.score for p in passages), default=-1.0)
         answer_started: float | None = None
+        draft = None
+        if best >= self.settings.min_relevance and choice is not None:
+            pieces: list[str] = []
+            try:
+                answer_started = self._draft(choice, question, passages, pieces, on_token)
+            except BackendError as exc:
+                if not choice.automatic or pieces:
+                    raise
+                # 'auto' picked Ollama, and it failed before saying anything: answer with the embedded model.
+                mode, choice, note = self._resolve(requested, backend, fallback(self.settings, exc))
+                pieces.clear()
+                if choice is not None:
+                    answer_started = self._draft(choice, question, passages, pieces, on_token)
+            if choice is not None:
+                draft = drop_invalid(" ".join("".join(pieces).split()), len(passages))
+        name, model = (choice.llm.backend, choice.llm.model) if choice else ("none", "none")
         if best < self.settings.min_relevance:
             # Nothing close enough: asking the model would only invite it to make something up.
             answer = refusal(question, passages, backend=name, model=model)
             answer.mode = mode
         else:
-            draft = None
-            if choice is not None:
-                pieces: list[str] = []
-                prompt = answer_prompt(question, passages)
-                for piece in choice.llm.stream(prompt, max_tokens=self.settings.max_answer_tokens):
-                    if not pieces:
-                        answer_started = time.perf_counter()
-                    pieces.append(piece)
-                    if on_token:
-                        on_token(piece)
-                draft = drop_invalid(" ".join("".join(pieces).split()), len(passages))
             grounded = ground(
                 question,
                 passages,
@@ -222,13 +236,31 @@ class Assistant:
             )
             answer = grounded_answer(question, grounded, passages, backend=name, model=model)
         finished = time.perf_counter()
-        answer.note = choice.note if choice else None
+        answer.note = note
         answer.timings_ms.retrieve = round((retrieved - started) * 1000, 1)
         answer.timings_ms.generate = round((finished - retrieved) * 1000, 1)
         answer.timings_ms.total = round((finished - started) * 1000, 1)
         if answer_started is not None:
             answer.timings_ms.first_token = round((answer_started - started) * 1000, 1)
         return answer
+
+    def _draft(
+        self,
+        choice: BackendChoice,
+        question: str,
+        passages: Sequence[Passage],
+        pieces: list[str],
+        on_token: Callable[[str], None] | None,
+    ) -> float | None:
+        """Stream the model's draft into `pieces`; the time of its first piece."""
+        first: float | None = None
+        for piece in choice.llm.stream(answer_prompt(question, passages), max_tokens=self.settings.max_answer_tokens):
+            if first is None:
+                first = time.perf_counter()
+            pieces.append(piece)
+            if on_token:
+                on_token(piece)
+        return first
 
     def _choose(
         self, question: str, choices: Sequence[str], *, top_k: int | None, date_from: str | None, date_to: str | None

@@ -41,4 +41,8 @@ class ChromaUnreachableError(StoreError):
 
 
 class BackendError(QAError):
-    """The language model backend failed (unreachable, model missing, timeout)."""
+    """The language model backend failed (unreachable, model missing, timeout, a reply not in its API)."""
+
+
+class BackendUnreachableError(BackendError):
+    """Nothing answers at the backend's address."""

@@ -50,7 +50,12 @@ class Settings(BaseSettings):
         description="Ollama server address; read from OLLAMA_HOST like Ollama's own tools.",
     )
     ollama_model: str = Field("llama3.2:3b", description="Ollama model that answers questions.")
-    ollama_timeout: float = Field(120.0, gt=0, description="Seconds to wait for Ollama to answer.")
+    ollama_timeout: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds Ollama has for a whole answer, from the request to its last token (a deadline, not a "
+        "limit per read: a server that drips a token every few seconds is cut off too).",
+    )
     ollama_probe_timeout: float = Field(
         1.5, gt=0, description="Seconds 'auto' waits for Ollama before using the embedded model."
     )

@@ -1,8 +1,10 @@
 """A small HTTP server on loopback that speaks Ollama's API, for testing the Ollama backend.
 
 It implements `/api/tags`, `/api/chat` and `/api/generate` (streamed as NDJSON, or whole), answers
-404 for a model it does not have, and can be told to stall (timeouts). Its default reply is a toy
-model: the first sentence of passage [1] of the prompt, cited as [1]. `enqueue` scripts replies.
+404 for a model it does not have, and can be told to stall (timeouts) or to drip its reply (`token_delay`
+seconds before each word). Its default reply is a toy model: the first sentence of passage [1] of the prompt,
+cited as [1]. `enqueue` scripts replies. `fault` makes its answers (POST) break the API, `tags_fault` its model
+list, in one of the ways of `FAULTS`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# What a server that is not (quite) Ollama sends: a proxy's HTML page with status 200 or 500, a stream whose second
+# line is not JSON, JSON of another shape, and a stream cut off in the middle of a line.
+FAULTS = ("html", "http-500", "garbage-line", "wrong-shape", "cut")
+
 
 class FakeOllama:
     def __init__(self, models: list[str] | None = None) -> None:
@@ -22,6 +28,10 @@ class FakeOllama:
         self.replies: deque[str] = deque()
         self.requests: list[dict[str, Any]] = []
         self.delay = 0.0
+        self.token_delay = 0.0
+        self.fault: str | None = None
+        self.fault_after_first_token = False  # stream one good piece of the answer before the fault
+        self.tags_fault: str | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -65,8 +75,37 @@ class FakeOllama:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _html(self, status: int) -> None:
+                page = b"<html><body><h1>502 Bad Gateway</h1>\n<p>nginx</p></body></html>"
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def _broken(self, fault: str, first: dict[str, Any] | None) -> None:
+                if fault in ("html", "http-500"):
+                    self._html(200 if fault == "html" else 500)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.end_headers()
+                if first is not None:
+                    self.wfile.write((json.dumps(first) + "\n").encode())
+                    self.wfile.flush()
+                if fault == "garbage-line":
+                    self.wfile.write(b"\x00\xffnot json at all{\n")
+                elif fault == "wrong-shape":
+                    self.wfile.write(b'[1, 2, 3]\n{"message": "not an object"}\n')
+                elif fault == "cut":
+                    self.wfile.write(b'{"model": "x", "message": {"role": "assis')
+                self.wfile.flush()
+                self.close_connection = True
+
             def do_GET(self) -> None:
-                if self.path == "/api/tags":
+                if self.path == "/api/tags" and fake.tags_fault:
+                    self._broken(fake.tags_fault, None)
+                elif self.path == "/api/tags":
                     models = [{"name": m, "model": m, "size": 1, "digest": "0" * 12} for m in fake.models]
                     self._json(200, {"models": models})
                 else:
@@ -85,6 +124,10 @@ class FakeOllama:
                     return
                 if fake.delay:
                     time.sleep(fake.delay)
+                if fake.fault:
+                    good = self._part(model, "The ", False) if fake.fault_after_first_token else None
+                    self._broken(fake.fault, good)
+                    return
                 if self.path == "/api/chat":
                     prompt = "\n".join(m.get("content", "") for m in body.get("messages", []))
                 else:
@@ -96,6 +139,7 @@ class FakeOllama:
                     self.send_header("Content-Type", "application/x-ndjson")
                     self.end_headers()
                     for word in words:
+                        time.sleep(fake.token_delay)
                         self.wfile.write((json.dumps(self._part(model, word, False)) + "\n").encode())
                         self.wfile.flush()
                     self.wfile.write((json.dumps(self._part(model, "", True)) + "\n").encode())

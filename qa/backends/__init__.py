@@ -7,16 +7,18 @@ from dataclasses import dataclass
 from qa.backends.base import LLM
 from qa.backends.embedded import EmbeddedLLM
 from qa.backends.ollama import OllamaLLM
-from qa.errors import BackendError, ConfigError
+from qa.errors import BackendError, BackendUnreachableError, ConfigError
 from qa.settings import Settings
 
-__all__ = ["LLM", "BackendChoice", "EmbeddedLLM", "OllamaLLM", "choose_backend"]
+__all__ = ["LLM", "BackendChoice", "EmbeddedLLM", "OllamaLLM", "choose_backend", "fallback"]
 
 
 @dataclass(frozen=True)
 class BackendChoice:
     llm: LLM
     note: str | None  # why this backend, when it is not the one the user might expect
+    # Chosen by 'auto': when this Ollama fails before its first token, the embedded model answers instead.
+    automatic: bool = False
 
 
 def _embedded(settings: Settings) -> EmbeddedLLM:
@@ -35,9 +37,18 @@ def choose_backend(settings: Settings, backend: str | None = None) -> BackendCho
     probe = OllamaLLM(settings.ollama_host, settings.ollama_model, settings.ollama_probe_timeout)
     try:
         if probe.has_model():
-            return BackendChoice(OllamaLLM(settings.ollama_host, settings.ollama_model, settings.ollama_timeout), None)
+            llm = OllamaLLM(settings.ollama_host, settings.ollama_model, settings.ollama_timeout)
+            return BackendChoice(llm, None, automatic=True)
         model = settings.ollama_model
         reason = f"Ollama at {settings.ollama_host} has no model {model!r} (`ollama pull {model}`)"
-    except BackendError:
-        reason = f"Ollama is not reachable at {settings.ollama_host}"
+    except BackendError as exc:
+        return fallback(settings, exc)
+    return fallback(settings, reason)
+
+
+def fallback(settings: Settings, why: str | BackendError) -> BackendChoice:
+    """The embedded model, with a note saying why Ollama is not the one answering."""
+    if isinstance(why, BackendUnreachableError):
+        why = f"Ollama is not reachable at {settings.ollama_host}"
+    reason = str(why).rstrip(".")
     return BackendChoice(_embedded(settings), f"Using the bundled embedded model: {reason}.")
