@@ -7,9 +7,16 @@ every other QA_* setting apply too.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import warnings
 from pathlib import Path
 
-from qa import Assistant, Settings
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
+from qa import Assistant, QAError, Settings
+from qa.settings import SettingsWarning, describe_settings_error, unknown_variables
 from qa.ui import build_app, launch
 
 ROOT = Path(__file__).resolve().parent
@@ -19,18 +26,34 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="newsqa web UI")
     parser.add_argument("--host", help="address to listen on (QA_UI_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (QA_UI_PORT, default 7860)")
-    parser.add_argument("--index", type=Path, help="index directory (QA_INDEX_DIR)")
+    parser.add_argument("--index", help="index directory (QA_INDEX_DIR)")  # str: Path("") would be the cwd
     parser.add_argument("--chroma-url", help="use the index on a Chroma server, http://host:port (QA_CHROMA_URL)")
     parser.add_argument("--no-seed", action="store_true", help="do not index seeds/ into an empty index")
     args = parser.parse_args(argv)
-    if args.index and args.chroma_url:
+    if args.index is not None and args.chroma_url:
         parser.error("--index and --chroma-url name two different indexes; give one of them")
     overrides: dict[str, object] = {}
-    if args.index:
+    if args.index is not None:
         overrides = {"index_dir": args.index, "chroma_url": None}  # a directory given here wins over QA_CHROMA_URL
     elif args.chroma_url:
         overrides = {"chroma_url": args.chroma_url}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    for message in unknown_variables(os.environ):
+        print(f"Warning: {message}", file=sys.stderr)
+    warnings.simplefilter("ignore", SettingsWarning)
+    try:
+        serve(Settings(**overrides), args)  # type: ignore[arg-type]
+    except (ValidationError, SettingsError) as exc:  # one line, as the CLI says it
+        print(
+            f"Error in settings: {describe_settings_error(exc)} (check your QA_* environment variables)",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    except QAError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> None:
     assistant = Assistant(settings)
     if not args.no_seed and assistant.status(probe_backend=False).chunks == 0:
         print(f"Indexing {ROOT / 'seeds'} (first run)…", flush=True)

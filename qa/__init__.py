@@ -20,6 +20,7 @@ from qa.errors import (
     DocumentError,
     IndexEmptyError,
     IndexMismatchError,
+    InputError,
     QAError,
     StoreError,
 )
@@ -28,7 +29,7 @@ from qa.followup import standalone_question
 from qa.ingest import FailedFile, IngestReport, Progress
 from qa.prompts import CANNOT_ANSWER
 from qa.retrieval import Passage
-from qa.settings import Settings
+from qa.settings import Settings, SettingsWarning
 from qa.store import ArticleRecord
 from qa.uploads import Upload, check_upload, keep_upload
 
@@ -52,12 +53,14 @@ __all__ = [
     "IndexEmptyError",
     "IndexMismatchError",
     "IngestReport",
+    "InputError",
     "OllamaLLM",
     "Passage",
     "Progress",
     "QAError",
     "SentenceTransformerEmbedder",
     "Settings",
+    "SettingsWarning",
     "Status",
     "StoreError",
     "Timings",

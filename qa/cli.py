@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import click
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from qa import Answer, Assistant, IngestReport, Progress, QAError, Settings
 from qa.eval_cli import eval_command
+from qa.settings import SettingsWarning, describe_settings_error, unknown_variables
 
 # soft_wrap: an error stays one line however long the path in it is.
 out = Console(highlight=False, soft_wrap=True)
@@ -30,10 +34,8 @@ class _Group(click.Group):
         except QAError as exc:
             err.print(f"[red]Error:[/red] {escape(str(exc))}")
             sys.exit(1)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-            )
+        except (ValidationError, SettingsError) as exc:
+            problems = describe_settings_error(exc)
             err.print(f"[red]Error in settings:[/red] {escape(problems)} (check your QA_* environment variables)")
             sys.exit(2)
         except KeyboardInterrupt:
@@ -47,13 +49,17 @@ def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
 
 
 @click.group(cls=_Group)
-@click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index directory (QA_INDEX_DIR).")
+# Paths stay str until Settings checks them: click would turn "" into Path("."), the current folder.
+@click.option("--index", "index_dir", type=click.Path(), help="Index directory (QA_INDEX_DIR).")
 @click.option("--chroma-url", metavar="URL", help="Use the index on a Chroma server, http://host:port (QA_CHROMA_URL).")
 @click.option("--backend", type=click.Choice(["auto", "ollama", "embedded"]), help="Answering model (QA_BACKEND).")
 @click.version_option(package_name="newsqa", prog_name="qa")
 @click.pass_context
-def cli(ctx: click.Context, index_dir: Path | None, chroma_url: str | None, backend: str | None) -> None:
+def cli(ctx: click.Context, index_dir: str | None, chroma_url: str | None, backend: str | None) -> None:
     """Ask questions about a folder of news articles; answers cite the passages they come from."""
+    for message in unknown_variables(os.environ):
+        err.print(f"[yellow]Warning:[/yellow] {escape(message)}")
+    warnings.simplefilter("ignore", SettingsWarning)  # said once above, not again by every Settings()
     if index_dir is not None and chroma_url is not None:
         raise click.UsageError("--index and --chroma-url name two different indexes; give one of them")
     if index_dir is not None:
@@ -62,12 +68,12 @@ def cli(ctx: click.Context, index_dir: Path | None, chroma_url: str | None, back
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--rebuild", is_flag=True, help="Drop the index first and index everything again.")
 @click.option("--no-prune", is_flag=True, help="Keep articles of files deleted from the given folders.")
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, rebuild: bool, no_prune: bool) -> None:
+def ingest(ctx: click.Context, paths: tuple[str, ...], as_json: bool, rebuild: bool, no_prune: bool) -> None:
     """Index the articles in PATHS (files or folders): .txt, .md, .html, .jsonl."""
     assistant = _assistant(ctx)
     if as_json:

@@ -1,13 +1,14 @@
 """Articles from files: plain text, Markdown, HTML and JSON lines, with title, date and source.
 
-A file is checked before it is parsed (empty, binary, not UTF-8, too large) so that one bad file
-becomes one line in the ingest summary instead of a failed batch.
+A file is checked before it is parsed (empty, binary, not text, too large, also once decompressed: qa/reading.py)
+so that one bad file becomes one line in the ingest summary instead of a failed batch. What a file says about
+itself is bounded: YAML aliases are refused (a few hundred bytes of them expand to gigabytes), and titles, sources
+and dates longer than the caps below are cut or dropped.
 """
 
 from __future__ import annotations
 
 import codecs
-import gzip
 import hashlib
 import json
 import re
@@ -15,15 +16,30 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, cast
+from typing import Any, cast
 
 import yaml
 
 from qa.dates import parse_date
 from qa.errors import DocumentError
+from qa.normalise import is_blank
+from qa.reading import BadEncoding, open_content, skip_line, too_big
+from qa.reading import decode as decode
+from qa.reading import file_hash as file_hash
+from qa.reading import read_bytes as read_bytes
+from qa.reading import scan as scan
+from qa.reading import suffix_of as suffix_of
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".ndjson", ".jsonl.gz")
-_TITLE_MAX_CHARS = 200
+_TITLE_MAX_CHARS = 200  # a first line longer than this is not taken for the title
+
+# Caps on what one article may claim about itself (README, "Articles").
+MAX_TITLE_CHARS = 300  # a longer title is cut at a word, ending with "…"
+MAX_SOURCE_CHARS = 2048  # a longer source or URL is replaced by the file's path (and line)
+MAX_DATE_CHARS = 64  # a longer date value is not read: the article is undated
+MAX_KEY_CHARS = 512  # a longer record id is replaced by its hash
+MAX_LINE_BYTES = 10_000_000  # a longer JSON line is reported and skipped, without being held in memory
+MAX_JSON_DIGITS = 4300  # Python's own limit on int conversion; a longer number is reported
 
 
 @dataclass(frozen=True)
@@ -58,60 +74,51 @@ def make_article(file: str, key: str, source: str, title: str, date: str | None,
     return Article(doc_id=doc_id, file=file, key=key, source=source, title=title, date=date, text=text)
 
 
-def suffix_of(path: Path) -> str:
-    name = path.name.lower()
-    return ".jsonl.gz" if name.endswith(".jsonl.gz") else path.suffix.lower()
+def _article(file: str, key: str, source: str, title: str, date: str | None, text: str, *, where: str) -> Article:
+    """`make_article` with the caps applied; text that is not text (a lone surrogate) raises DocumentError."""
+    for name, value in (("title", title), ("source", source), ("id", key), ("text", text)):
+        _check_text(where, name, value)
+    if is_blank(title):
+        title = _fallback_title(file)
+    if len(title) > MAX_TITLE_CHARS:
+        title = _cut(title, MAX_TITLE_CHARS)
+    if len(source) > MAX_SOURCE_CHARS:
+        source = where
+    if len(key) > MAX_KEY_CHARS:
+        key = "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return make_article(file, key, source, title, date, text)
+
+
+def _check_text(where: str, field: str, value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A JSON "\ud800" escape or a YAML one decodes to half of a character pair: no text holds it, and it
+        # cannot be stored or embedded.
+        raise DocumentError(
+            where,
+            f"its {field} holds a lone surrogate (\\u{ord(value[exc.start]):04x} at character {exc.start}), which "
+            "is not text; fix the encoding of the file (write it out again as UTF-8)",
+        ) from None
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters at a word boundary when one is near, ending with "…"."""
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _date(value: object) -> str | None:
+    if isinstance(value, str) and len(value) > MAX_DATE_CHARS:
+        return None
+    return parse_date(value)
 
 
 def is_supported(path: Path) -> bool:
     return suffix_of(path) in SUPPORTED_SUFFIXES
-
-
-def _check_size(path: Path, max_bytes: int) -> None:
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise DocumentError(
-            str(path),
-            f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit (split it, or raise QA_MAX_FILE_MB)",
-        )
-
-
-def read_bytes(path: Path, max_bytes: int) -> bytes:
-    """Read a file or raise DocumentError saying why it cannot be used."""
-    try:
-        _check_size(path, max_bytes)
-        data = path.read_bytes()
-    except PermissionError:
-        raise DocumentError(str(path), "permission denied; make the file readable") from None
-    except IsADirectoryError:
-        raise DocumentError(str(path), "is a directory") from None
-    except OSError as exc:
-        raise DocumentError(str(path), f"cannot be read ({exc.strerror or exc})") from None
-    if suffix_of(path) == ".jsonl.gz":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise DocumentError(str(path), f"is not a valid gzip file ({exc})") from None
-    if not data.strip():
-        raise DocumentError(str(path), "file is empty")
-    return data
-
-
-def decode(path: Path, data: bytes) -> str:
-    if b"\0" in data[:8192]:
-        raise DocumentError(str(path), "looks binary (contains NUL bytes); only text articles are supported")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DocumentError(
-            str(path),
-            f"is not UTF-8 (bad byte at offset {exc.start}); convert it, e.g. iconv -f latin1 -t utf-8",
-        ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def file_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def parse(path: Path, data: bytes) -> Iterator[Article | DocumentError]:
@@ -128,7 +135,9 @@ def parse(path: Path, data: bytes) -> Iterator[Article | DocumentError]:
         article = _parse_markdown(file, text)
     else:
         article = _parse_text(file, text)
-    if not article.text.strip():
+    if is_blank(article.text):
+        raise DocumentError(file, "has no visible text (only white space or invisible characters)")
+    if article.text.strip() == article.title.strip():
         raise DocumentError(file, "has a title but no body text")
     yield article
 
@@ -150,7 +159,8 @@ def _split_title(file: str, body: str) -> tuple[str, str]:
     """Take the first line as the title when it looks like one (short, one line)."""
     stripped = body.lstrip("\n")
     first, _, rest = stripped.partition("\n")
-    if first.strip() and len(first.strip()) <= _TITLE_MAX_CHARS and rest.strip():
+    # A rule ("---", "***") or a line of invisible characters is not a title.
+    if any(c.isalnum() for c in first) and len(first.strip()) <= _TITLE_MAX_CHARS and rest.strip():
         return first.strip(), rest.lstrip("\n").rstrip()
     return _fallback_title(file), stripped.rstrip()
 
@@ -178,26 +188,65 @@ def _parse_text(file: str, text: str) -> Article:
         title, body = fields["title"], body.strip("\n").rstrip()
     else:
         title, body = _split_title(file, body)
-    date = parse_date(fields.get("date") or fields.get("published"))
+    date = _date(fields.get("date") or fields.get("published"))
     source = fields.get("url") or fields.get("source") or file
-    return make_article(file, "", source, title, date, body)
+    return _article(file, "", source, title, date, body, where=file)
 
 
 # --- Markdown ---------------------------------------------------------------------------------
 
-_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:(.*?)\n)?---[ \t]*(?:\n|\Z)", re.DOTALL)
+_OPENS_FRONT_MATTER = re.compile(r"\A---[ \t]*\n")
+_LOOKS_LIKE_A_DAY = re.compile(r"\s*\d{4}-\d{1,2}-\d{1,2}\b")
+
+
+class _AliasRefused(Exception):
+    pass
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases, and with dates left as text.
+
+    Aliases are how a few hundred bytes expand to gigabytes ("billion laughs"); front matter has no use for them.
+    Dates stay strings so that `date: 2024-02-30` is reported by `_parse_markdown` instead of raising in PyYAML.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasRefused
+        return super().compose_node(parent, index)
+
+
+_FrontMatterLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(cast(yaml.ScalarNode, node))
+)
+
+
+def _front_matter(file: str, source: str) -> dict[str, object]:
+    try:
+        loaded = yaml.load(source, Loader=_FrontMatterLoader)  # a SafeLoader subclass: safe
+    except _AliasRefused:
+        raise DocumentError(
+            file,
+            "front matter uses a YAML alias (*name); aliases are refused, since a few of them can expand to "
+            "gigabytes: write the value out",
+        ) from None
+    except RecursionError:
+        raise DocumentError(file, "front matter is nested too deeply to read; keep it to `key: value` lines") from None
+    except yaml.YAMLError as exc:
+        raise DocumentError(file, f"front matter is not valid YAML ({exc}); fix or remove it") from None
+    return {str(k).lower(): v for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
 
 def _parse_markdown(file: str, text: str) -> Article:
     meta: dict[str, object] = {}
     if match := _FRONT_MATTER.match(text):
-        try:
-            loaded = yaml.safe_load(match[1])
-        except yaml.YAMLError as exc:
-            raise DocumentError(file, f"front matter is not valid YAML ({exc}); fix or remove it") from None
-        if isinstance(loaded, dict):
-            meta = {str(k).lower(): v for k, v in loaded.items()}
+        meta = _front_matter(file, match[1] or "")
         text = text[match.end() :]
+    elif _OPENS_FRONT_MATTER.match(text):
+        raise DocumentError(
+            file, "front matter opened by --- on the first line is never closed; end it with a line of ---"
+        )
     body = text.strip("\n").rstrip()
     title = str(meta["title"]).strip() if meta.get("title") else ""
     if not title:
@@ -206,15 +255,18 @@ def _parse_markdown(file: str, text: str) -> Article:
             title, body = first.lstrip("#").strip(), rest.strip("\n").rstrip()
         else:
             title, body = _split_title(file, body)
-    date = parse_date(meta.get("date") or meta.get("published"))
+    raw_date = meta.get("date") or meta.get("published")
+    date = _date(raw_date)
+    if date is None and isinstance(raw_date, str) and _LOOKS_LIKE_A_DAY.match(raw_date):
+        raise DocumentError(file, f"front matter date {raw_date!r} is not a day of the calendar; fix it (YYYY-MM-DD)")
     source = str(meta.get("url") or meta.get("source") or file)
-    return make_article(file, "", source, title, date, body)
+    return _article(file, "", source, title, date, body, where=file)
 
 
 # --- HTML -------------------------------------------------------------------------------------
 
 _DATE_META = ("article:published_time", "datepublished", "pubdate", "publishdate", "date", "dc.date")
-_BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre")
+BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre")
 
 
 def _parse_html(file: str, text: str) -> Article:
@@ -236,20 +288,22 @@ def _parse_html(file: str, text: str) -> Article:
     if not title and soup.title:
         title = soup.title.get_text(" ", strip=True)
     time_tag = soup.find("time", attrs={"datetime": True})
-    date = parse_date(meta(*_DATE_META) or (time_tag["datetime"] if time_tag else None))
+    date = _date(meta(*_DATE_META) or (time_tag["datetime"] if time_tag else None))
     canonical = soup.find("link", attrs={"rel": "canonical"})
     source = meta("og:url") or (str(canonical["href"]) if canonical and canonical.get("href") else file)
 
+    for tag in soup(["head", "title", "meta", "link"]):
+        tag.decompose()  # read above; a page without a <body> must not make its <title> the article
     root = soup.find("article") or soup.body or soup
     blocks = []
-    for tag in root.find_all(_BLOCKS):
-        if tag.find_parent(_BLOCKS):
+    for tag in root.find_all(BLOCKS):
+        if tag.find_parent(BLOCKS):
             continue  # nested block: its text is already in the parent's
         words = tag.get_text(" ", strip=True)
         if words and words != title:
             blocks.append(words)
     body = "\n\n".join(blocks) if blocks else root.get_text("\n", strip=True)
-    return make_article(file, "", source, title or _fallback_title(file), date, body)
+    return _article(file, "", source, title or _fallback_title(file), date, body, where=file)
 
 
 # --- JSON lines -------------------------------------------------------------------------------
@@ -257,94 +311,80 @@ def _parse_html(file: str, text: str) -> Article:
 
 def _parse_jsonl(file: str, text: str) -> Iterator[Article | DocumentError]:
     for number, line in enumerate(text.split("\n"), start=1):
-        if line.strip():
+        if len(line) > MAX_LINE_BYTES:
+            yield _long_line(file, number)
+        elif line.strip():
             yield _jsonl_article(file, number, line)
+
+
+class _LongNumber(ValueError):
+    def __init__(self, digits: int) -> None:
+        super().__init__(digits)
+        self.digits = digits
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_JSON_DIGITS:
+        raise _LongNumber(digits)
+    return int(text)
+
+
+def _long_line(file: str, number: int) -> DocumentError:
+    return DocumentError(
+        f"{file}:{number}",
+        f"the line is longer than {MAX_LINE_BYTES / 1e6:g} MB; put one article of at most that size on each line",
+        line=number,
+    )
 
 
 def _jsonl_article(file: str, number: int, line: str) -> Article | DocumentError:
     where = f"{file}:{number}"
     try:
-        record = json.loads(line)
+        record = json.loads(line, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
-        return DocumentError(where, f"not valid JSON ({exc.msg}); one JSON object per line")
+        return DocumentError(where, f"not valid JSON ({exc.msg}); one JSON object per line", line=number)
+    except _LongNumber as exc:
+        return DocumentError(
+            where,
+            f"holds a number of {exc.digits:,} digits, more than the {MAX_JSON_DIGITS:,} that can be read; "
+            "write it as a string, or drop it",
+            line=number,
+        )
+    except RecursionError:
+        return DocumentError(
+            where,
+            "is nested too deeply to read (arrays or objects inside each other thousands of times); "
+            "each line must be one JSON object with 'text'",
+            line=number,
+        )
     if not isinstance(record, dict):
-        return DocumentError(where, "not a JSON object; each line must be an object with 'text'")
+        return DocumentError(where, "not a JSON object; each line must be an object with 'text'", line=number)
     body = record.get("text")
     if not isinstance(body, str) or not body.strip():
-        return DocumentError(where, "missing field 'text' (the article body)")
+        return DocumentError(where, "missing field 'text' (the article body)", line=number)
+    if is_blank(body):
+        return DocumentError(
+            where, "field 'text' has no visible characters (only white space or invisible ones)", line=number
+        )
     body = body.replace("\r\n", "\n").strip()
     title = str(record.get("title") or "").strip()
     if not title:
         title, body = _split_title(file, body)
     url = record.get("url") or record.get("source")
-    date = parse_date(record.get("date") or record.get("publish_date") or record.get("published"))
+    date = _date(record.get("date") or record.get("publish_date") or record.get("published"))
     key = str(record.get("id") or url or f"line {number}")
-    return make_article(file, key, str(url or where), title, date, body)
+    try:
+        return _article(file, key, str(url or where), title, date, body, where=where)
+    except DocumentError as exc:
+        return DocumentError(where, exc.reason, line=number)
 
 
 # --- streaming: big files in bounded memory ---------------------------------------------------
 
-_BLOCK = 1 << 20
-
 
 def is_jsonl(path: Path) -> bool:
     return suffix_of(path) in (".jsonl", ".ndjson", ".jsonl.gz")
-
-
-def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
-    """The file's content as a binary stream (decompressed for .jsonl.gz), and the file itself (its position)."""
-    raw = path.open("rb")
-    if suffix_of(path) == ".jsonl.gz":
-        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), raw
-    return raw, raw
-
-
-def scan(path: Path, max_bytes: int) -> str:
-    """Check a file the way `read_bytes` and `decode` do, reading it block by block; return its content hash.
-
-    The hash is `file_hash` of what `read_bytes` returns (the decompressed content for .jsonl.gz), so an index
-    built before streaming recognises its files as unchanged.
-    """
-    try:
-        _check_size(path, max_bytes)
-        digest = hashlib.sha256()
-        checker = codecs.getincrementaldecoder("utf-8")()
-        offset, head, content = 0, b"", False
-        stream, raw = _open(path)
-        with raw, stream:
-            while block := stream.read(_BLOCK):
-                if len(head) < 8192:
-                    head += block[: 8192 - len(head)]
-                    if b"\0" in head:
-                        raise DocumentError(
-                            str(path), "looks binary (contains NUL bytes); only text articles are supported"
-                        )
-                digest.update(block)
-                content = content or bool(block.strip())
-                try:
-                    checker.decode(block)
-                except UnicodeDecodeError as exc:
-                    raise DocumentError(str(path), _not_utf8(offset + exc.start)) from None
-                offset += len(block)
-            try:
-                checker.decode(b"", final=True)
-            except UnicodeDecodeError as exc:
-                raise DocumentError(str(path), _not_utf8(offset + exc.start)) from None
-    except PermissionError:
-        raise DocumentError(str(path), "permission denied; make the file readable") from None
-    except IsADirectoryError:
-        raise DocumentError(str(path), "is a directory") from None
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise DocumentError(str(path), f"is not a valid gzip file ({exc})") from None
-    except OSError as exc:
-        raise DocumentError(str(path), f"cannot be read ({exc.strerror or exc})") from None
-    if not content:
-        raise DocumentError(str(path), "file is empty")
-    return digest.hexdigest()
-
-
-def _not_utf8(offset: int) -> str:
-    return f"is not UTF-8 (bad byte at offset {offset}); convert it, e.g. iconv -f latin1 -t utf-8"
 
 
 class ArticleStream:
@@ -366,10 +406,20 @@ class ArticleStream:
             return
         file = str(self.path)
         number = 0
+        read = 0  # bytes of content: the limit holds for what a .gz inflates to as well
         try:
-            stream, raw = _open(self.path)
+            stream, raw = open_content(self.path)
             with raw, stream:
-                for data in stream:
+                while data := stream.readline(MAX_LINE_BYTES + 1):
+                    long = len(data) > MAX_LINE_BYTES
+                    read += len(data) + (skip_line(stream) if long else 0)
+                    if read > self.max_bytes:
+                        raise too_big(self.path, self.max_bytes)
+                    if long:
+                        number += 1
+                        self.bytes_read = raw.tell()
+                        yield _long_line(file, number)
+                        continue
                     if number == 0 and data.startswith(codecs.BOM_UTF8):
                         data = data[len(codecs.BOM_UTF8) :]
                     # Numbered as `decode` + `split("\n")` number them: \r\n is one break, a lone \r another.
@@ -379,6 +429,6 @@ class ArticleStream:
                         if line.strip():
                             self.bytes_read = raw.tell()
                             yield _jsonl_article(file, number, line)
-        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError, BadEncoding) as exc:
             raise DocumentError(file, f"changed or broke while being read ({exc}); run the ingest again") from None
         self.bytes_read = self.path.stat().st_size

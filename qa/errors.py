@@ -18,10 +18,15 @@ class ConfigError(QAError):
 class DocumentError(QAError):
     """One article file cannot be read or parsed; the rest of the batch goes on."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, *, line: int | None = None) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+        self.line = line  # the line of a JSON lines file, when the error is about one record
+
+
+class InputError(QAError, ValueError):
+    """An argument of the Python API has the wrong type or value; the message names it and what it got."""
 
 
 class IndexMismatchError(QAError):

@@ -25,6 +25,7 @@ from qa.chunking import Chunk, chunk_text
 from qa.dates import date_number
 from qa.embeddings import Embedder
 from qa.errors import DocumentError
+from qa.files import shown, walk
 from qa.settings import Settings
 from qa.store import ArticleRecord, Store
 
@@ -101,27 +102,6 @@ class _Pending:
     chunk_count: int = 0
 
 
-def walk(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
-    """Files to ingest under the given paths, with an error for paths that cannot be used."""
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            for file in sorted(path.rglob("*")):
-                relative = file.relative_to(path)
-                if any(part.startswith(".") for part in relative.parts) or not file.is_file():
-                    continue
-                yield file, None if documents.is_supported(file) else _unsupported(file)
-        elif path.is_file():
-            yield path, None if documents.is_supported(path) else _unsupported(path)
-        else:
-            yield path, "no such file or directory"
-
-
-def _unsupported(path: Path) -> str:
-    kinds = ", ".join(documents.SUPPORTED_SUFFIXES)
-    return f"unsupported file type {documents.suffix_of(path) or '(none)'} (supported: {kinds})"
-
-
 class Ingestor:
     """Brings an index up to date with a set of files and folders.
 
@@ -175,10 +155,12 @@ class Ingestor:
         pending = _Pending()
         articles_seen = 0
         for done, ((path, problem), size) in enumerate(zip(files, sizes), start=1):
-            file = str(path.resolve()) if path.exists() else str(path)
+            file = str(path) if problem else str(path.resolve())
+            if file in seen:
+                continue  # reached twice (named twice, or a link beside its target): read once
             seen.add(file)
             if problem:
-                report.failed.append(FailedFile(path=str(path), error=problem))
+                report.failed.append(FailedFile(path=shown(path), error=problem))
                 continue
 
             def step(
@@ -249,6 +231,9 @@ class Ingestor:
             # The file as it was stays indexed: a bad edit must not cost what was already there.
             report.failed.append(FailedFile(path=exc.path, error=exc.reason))
             return 0
+        except Exception as exc:  # a case the checks do not know yet: this file's error, not the run's
+            report.failed.append(FailedFile(path=file, error=_unexpected(exc)))
+            return 0
         # Unchanged, and complete: a run interrupted inside this file left fewer articles than it holds.
         complete = all(r.file_articles in (0, len(before)) for r in before)
         if before and complete and all(r.file_hash == digest for r in before):
@@ -264,10 +249,11 @@ class Ingestor:
         ids: set[str] = set()  # doc ids met in this file: a line repeated word for word is one article
         count = 0
         stream = documents.ArticleStream(Path(file), max_bytes)
+        bad_lines = _LineErrors()
         try:
-            for item in stream:
+            for item in _guarded(stream, file):
                 if isinstance(item, DocumentError):
-                    report.failed.append(FailedFile(path=item.path, error=item.reason))
+                    bad_lines.add(item)
                     continue
                 article = item
                 if article.doc_id in ids:
@@ -294,8 +280,10 @@ class Ingestor:
                     report.added += 1
                 step(count, stream.bytes_read)
         except DocumentError as exc:  # the file changed or broke between the check and the read
+            report.failed += bad_lines.failures()
             report.failed.append(FailedFile(path=exc.path, error=exc.reason))
             return count  # what was read is written; the file stays marked as being read, so it is read again
+        report.failed += bad_lines.failures()
         source.total = count
         for records in old_by_key.values():  # articles no longer in this file
             gone += [r.doc_id for r in records]
@@ -409,16 +397,94 @@ class Ingestor:
 
     def _prune(self, paths: list[Path], known: dict[str, list[ArticleRecord]], seen: set[str]) -> int:
         """Remove articles of files that were under an ingested folder and are gone from disk."""
-        folders = [str(p.resolve()) + os.sep for p in paths if p.is_dir()]
+        folders = [str(p.resolve()) + os.sep for p in paths if _is_dir(p)]
         gone: list[str] = []
         for file, records in known.items():
             if file in seen or not any(file.startswith(folder) for folder in folders):
                 continue
-            if Path(file).exists():
+            if _may_exist(file):
                 continue
             gone += [record.doc_id for record in records]
         self.store.delete_articles(gone)
         return len(gone)
+
+
+def _guarded(
+    items: Iterable[documents.Article | DocumentError], file: str
+) -> Iterator[documents.Article | DocumentError]:
+    """The items of one file; an exception the reader did not expect ends the file with an error, not the run."""
+    iterator = iter(items)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except DocumentError:
+            raise
+        except Exception as exc:
+            raise DocumentError(file, _unexpected(exc)) from exc
+        yield item
+
+
+def _unexpected(exc: Exception) -> str:
+    return (
+        f"could not be read ({type(exc).__name__}: {str(exc)[:300]}); the file was skipped: check that it is a "
+        "well-formed article file, and report it if it is"
+    )
+
+
+class _LineErrors:
+    """Bad records of one JSON lines file, the same reason grouped: "lines 3–1002 (1,000 lines): missing …"."""
+
+    def __init__(self) -> None:
+        self.others: list[DocumentError] = []
+        self.lines: dict[tuple[str, str], list[list[int]]] = {}  # (file, reason) -> runs [first, last]
+
+    def add(self, error: DocumentError) -> None:
+        if error.line is None:
+            self.others.append(error)
+            return
+        runs = self.lines.setdefault((error.path.removesuffix(f":{error.line}"), error.reason), [])
+        if runs and runs[-1][1] == error.line - 1:
+            runs[-1][1] = error.line
+        else:
+            runs.append([error.line, error.line])
+
+    def failures(self) -> list[FailedFile]:
+        failed = [FailedFile(path=e.path, error=e.reason) for e in self.others]
+        for (file, reason), runs in self.lines.items():
+            count = sum(last - first + 1 for first, last in runs)
+            if count == 1:
+                failed.append(FailedFile(path=f"{file}:{runs[0][0]}", error=reason))
+                continue
+            shown_runs = [f"{a}" if a == b else f"{a}–{b}" for a, b in runs[:_RUNS_SHOWN]]
+            more = f" and {len(runs) - _RUNS_SHOWN:,} more runs" if len(runs) > _RUNS_SHOWN else ""
+            failed.append(
+                FailedFile(path=file, error=f"lines {', '.join(shown_runs)}{more} ({count:,} lines): {reason}")
+            )
+        self.others, self.lines = [], {}
+        return failed
+
+
+_RUNS_SHOWN = 5
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # behind a folder that cannot be searched: walk() has reported it
+        return False
+
+
+def _may_exist(file: str) -> bool:
+    """False only when the file is certainly gone; a folder that cannot be searched says nothing about it."""
+    try:
+        os.stat(file)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _size(path: Path) -> int:

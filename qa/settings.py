@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import re
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 BUNDLED_LLM_MODEL = "gemma-3-270m (bundled, Q4_K_M)"
+MAX_TOP_K = 50
 _COLLECTION_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,399}")
+
+
+class SettingsWarning(UserWarning):
+    """A QA_* environment variable that is no setting (a typo, most likely): it changes nothing."""
 
 
 class Settings(BaseSettings):
@@ -104,7 +113,7 @@ class Settings(BaseSettings):
     ui_host: str = Field("127.0.0.1", description="Address the web UI listens on (loopback: this machine only).")
     ui_port: int = Field(7860, ge=1, le=65535, description="Port the web UI listens on.")
 
-    top_k: int = Field(5, ge=1, le=50, description="Passages given to the model.")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages given to the model.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
     per_article: int = Field(2, ge=1, description="Most passages from one article in an answer's context.")
     min_relevance: float = Field(
@@ -135,10 +144,24 @@ class Settings(BaseSettings):
         description="Cosine similarity an answer sentence needs to a sentence of the passage it cites.",
     )
 
+    @field_validator("index_dir", mode="before")
+    @classmethod
+    def _refuse_empty_index_dir(cls, value: object) -> object:
+        # Path("") is the current folder: an empty QA_INDEX_DIR would silently put an index wherever qa runs.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("QA_INDEX_DIR is empty; name the index folder (e.g. QA_INDEX_DIR=index) or unset it")
+        return value
+
+    @field_validator("upload_dir", "embedded_model_path", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("ollama_host")
     @classmethod
     def _normalise_host(cls, value: str) -> str:
         # OLLAMA_HOST is often written as "host:port" or "0.0.0.0"; the HTTP client wants a URL.
+        given = value
         value = value.strip().rstrip("/")
         if not value:
             raise ValueError("OLLAMA_HOST is empty; set it like http://127.0.0.1:11434")
@@ -146,6 +169,15 @@ class Settings(BaseSettings):
             value = "http://" + value
             if value.count(":") == 1:  # a bare host means Ollama's default port
                 value += ":11434"
+        try:
+            url = urlparse(value)
+            url.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as exc:
+            raise ValueError(
+                f"OLLAMA_HOST is not a URL ({exc}), got {given!r}; write it like http://127.0.0.1:11434"
+            ) from None
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"OLLAMA_HOST must be http://host:port, got {given!r}")
         return value.replace("://0.0.0.0", "://127.0.0.1")
 
     @field_validator("upload_types")
@@ -208,4 +240,49 @@ class Settings(BaseSettings):
             )
         if self.per_article > self.top_k:
             self.per_article = self.top_k
+        for message in unknown_variables(os.environ):
+            warnings.warn(message, SettingsWarning, stacklevel=2)
         return self
+
+
+def variable_of(field: str) -> str:
+    """The environment variable that sets a field."""
+    return "OLLAMA_HOST" if field == "ollama_host" else f"QA_{field.upper()}"
+
+
+def known_variables() -> set[str]:
+    return {variable_of(name) for name in Settings.model_fields} | {"QA_OLLAMA_HOST"}
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One warning per QA_* variable that is not a setting, naming the closest one that is."""
+    known = sorted(known_variables())
+    messages = []
+    # pydantic-settings reads variable names without regard to case, and so does this check.
+    for name in sorted(n for n in environ if n.upper().startswith("QA_") and n.upper() not in known):
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else " (see the Configuration table in README.md)"
+        messages.append(f"{name} is not a setting and is ignored{hint}")
+    return messages
+
+
+def describe_settings_error(exc: ValidationError | SettingsError) -> str:
+    """One line naming each bad setting by its environment variable and field, and what is wrong."""
+    if isinstance(exc, SettingsError):
+        match = re.search(r'field "(\w+)"', str(exc))
+        field = match[1] if match else ""
+        cause = exc.__cause__ or exc
+        default = Settings.model_fields[field].default if field in Settings.model_fields else None
+        example = f", e.g. {json.dumps(list(default))}" if isinstance(default, tuple) else ""
+        where = f"{variable_of(field)} ({field})" if field else "a QA_* variable"
+        return f"{where}: cannot be read as JSON ({cause}); write it as JSON{example}"
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        field = loc[0] if loc else ""
+        where = f"{field} ({variable_of(field)})" if field in Settings.model_fields else (field or "settings")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        given = error.get("input")
+        got = f" (got {given!r})" if isinstance(given, str | int | float) and field and "got " not in message else ""
+        problems.append(f"{where}: {message}{got}")
+    return "; ".join(problems)

@@ -1,3 +1,4 @@
+import codecs
 import gzip
 import json
 from pathlib import Path
@@ -5,7 +6,16 @@ from pathlib import Path
 import pytest
 
 from qa import DocumentError
-from qa.documents import Article, ArticleStream, file_hash, parse, read_bytes, scan
+from qa.documents import (
+    MAX_LINE_BYTES,
+    MAX_TITLE_CHARS,
+    Article,
+    ArticleStream,
+    file_hash,
+    parse,
+    read_bytes,
+    scan,
+)
 from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, SEEDS
 
 pytestmark = pytest.mark.unit
@@ -200,3 +210,98 @@ def test_a_big_jsonl_file_is_read_as_it_is_consumed(tmp_path: Path) -> None:
     assert 0 < stream.bytes_read < size / 4  # not the whole file for the first article
     assert sum(1 for _ in items) == 199
     assert stream.bytes_read == size
+
+
+# --- caps, bombs and encodings (issue 12) ---------------------------------------------------------
+
+
+def test_a_title_over_the_cap_is_cut_at_a_word_and_an_over_long_source_gives_way_to_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    record = {"title": "Breaking news " * 100, "url": "https://x.example/" + "a" * 5000, "text": "The body."}
+    path.write_text(json.dumps(record) + "\n")
+    article = only(path)
+    assert len(article.title) <= MAX_TITLE_CHARS and article.title.endswith("news…")
+    assert article.source == f"{path}:1"
+
+
+def test_a_date_value_over_the_cap_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "story.txt"
+    path.write_text("Title: Dam\nDate: 2024-03-03" + " " * 100 + "x\n\nThe dam opened.")
+    assert only(path).date is None
+
+
+def test_front_matter_aliases_are_refused_before_they_expand(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.md"
+    path.write_text('---\na: &a ["lol", "lol"]\ntitle: [*a, *a]\n---\nBody.\n')
+    with pytest.raises(DocumentError, match="YAML alias"):
+        load(path)
+
+
+def test_front_matter_closed_on_the_last_line_or_empty_is_still_front_matter(tmp_path: Path) -> None:
+    path = tmp_path / "story.md"
+    path.write_text("---\n---\n# Floods\n\nRivers rose.")
+    assert (only(path).title, only(path).text) == ("Floods", "Rivers rose.")
+    path.write_text("---\ntitle: Floods\ndate: 2024-02-01\n---")
+    with pytest.raises(DocumentError, match="no visible text"):
+        load(path)
+
+
+def test_a_rule_on_the_first_line_is_not_a_title(tmp_path: Path) -> None:
+    path = tmp_path / "story.txt"
+    path.write_text("***\nThe river rose overnight.\n")
+    assert only(path).title == "story"
+
+
+def test_the_size_limit_holds_for_what_a_gzip_file_inflates_to(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl.gz"
+    path.write_bytes(gzip.compress((json.dumps({"text": "word " * 500}) + "\n").encode() * 2000))  # 5 MB inflated
+    assert path.stat().st_size < 100_000
+    for read in (
+        lambda: scan(path, 4 * MB),
+        lambda: read_bytes(path, 4 * MB),
+        lambda: list(ArticleStream(path, 4 * MB)),
+    ):
+        with pytest.raises(DocumentError, match="decompresses to more than 4 MB"):
+            read()
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32", "utf-32-be"])
+def test_utf16_and_utf32_files_are_read_by_their_byte_order_mark(tmp_path: Path, codec: str) -> None:
+    bom = {"utf-16": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE, "utf-32": codecs.BOM_UTF32_LE}
+    mark = bom.get(codec, codecs.BOM_UTF32_BE)
+    plain = codec if codec.endswith("-be") else codec + "-le"
+    text = tmp_path / "story.txt"
+    text.write_bytes(mark + "Title: Zürich tram\r\n\r\nThe tram runs again.\r\n".encode(plain))
+    assert (only(text).title, only(text).text) == ("Zürich tram", "The tram runs again.")
+    assert scan(text, 50 * MB) == file_hash(read_bytes(text, 50 * MB))
+    feed = tmp_path / "feed.jsonl"
+    lines = "".join(json.dumps({"id": i, "title": f"T{i}", "text": f"Body {i} ✓."}) + "\n" for i in range(3000))
+    feed.write_bytes(mark + lines.encode(plain))
+    streamed = list(ArticleStream(feed, 50 * MB))
+    assert [a.title for a in streamed if isinstance(a, Article)] == [f"T{i}" for i in range(3000)]
+
+
+def test_a_byte_order_mark_in_front_of_binary_data_is_still_binary(tmp_path: Path) -> None:
+    path = tmp_path / "fake.txt"
+    path.write_bytes(codecs.BOM_UTF16_LE + "Looks like text".encode("utf-16-le") + b"\x00\x00" * 10)
+    for read in (lambda: scan(path, 50 * MB), lambda: load(path)):
+        with pytest.raises(DocumentError, match="looks binary"):
+            read()
+
+
+@pytest.mark.parametrize("offset", [9000, 3_000_000])  # past the first 8 KiB, and past the first read block
+def test_nul_bytes_anywhere_in_a_file_mean_it_is_binary(tmp_path: Path, offset: int) -> None:
+    path = tmp_path / "late.txt"
+    path.write_bytes(b"Title\n\n" + b"a" * offset + b"\x00\x01" + b"b" * 100)
+    for read in (lambda: scan(path, 50 * MB), lambda: load(path)):
+        with pytest.raises(DocumentError, match="looks binary"):
+            read()
+
+
+def test_a_json_line_over_the_cap_is_reported_without_being_kept(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    with path.open("w") as out:
+        out.write(json.dumps({"text": "x" * (MAX_LINE_BYTES + 10)}) + "\n" + json.dumps({"text": "Fine body."}) + "\n")
+    items = list(ArticleStream(path, 50 * MB))
+    assert isinstance(items[0], DocumentError) and items[0].path == f"{path}:1" and "longer than" in items[0].reason
+    assert isinstance(items[1], Article) and items[1].text == "Fine body."
