@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from qa import Assistant
 from qa.ui import chat, evals, library
@@ -197,7 +198,9 @@ def build_app(
             return (note, *on_library(query))
 
         def on_upload(paths: list[str] | None, query: str, progress: gr.Progress = PROGRESS) -> tuple[Any, ...]:
-            rows, note = library.upload(assistant, paths, lambda f, d: progress(f, desc=d))
+            # Gradio's own upload folder, read as Gradio reads it when it checks an input file (GRADIO_TEMP_DIR)
+            received = Path(get_upload_folder())
+            rows, note = library.upload(assistant, paths, lambda f, d: progress(f, desc=d), received_in=received)
             return (rows, note, None, *on_library(query))
 
         search.change(on_library, search, [articles, to_delete], api_name="articles")
