@@ -42,6 +42,10 @@ def build_app(
     with gr.Blocks(title="newsqa", analytics_enabled=False) as app:
         gr.Markdown("## newsqa: ask your news articles\nAnswers come only from the indexed articles, cited as [n].")
         indicator = gr.HTML(elem_id="qa-backend")
+        # The conversation lives on the server, per session: the Chatbot is only shown, never read back. Read
+        # back, its messages would be the browser's to write, and Gradio turns a message naming a component
+        # ("image", "audio"…) into that component, which opens whatever server file the message names.
+        conversation = gr.State([])
         questions = gr.State([])
         sections = gr.State([])
 
@@ -160,10 +164,11 @@ def build_app(
             mode_name: str,
         ) -> Iterator[tuple[Any, ...]]:
             options = chat.AskOptions(int(k), start, end, backend_name, model_name, mode_name)
-            yield from chat.respond(assistant, text, messages, asked, shown, options)
+            for update in chat.respond(assistant, text, messages, asked, shown, options):
+                yield (*update, update[0])  # the messages shown are the conversation kept
 
-        ask_inputs = [question, chatbot, questions, sections, top_k, date_from, date_to, backend, model, mode]
-        ask_outputs = [chatbot, question, questions, sections, sources]
+        ask_inputs = [question, conversation, questions, sections, top_k, date_from, date_to, backend, model, mode]
+        ask_outputs = [chatbot, question, questions, sections, sources, conversation]
         ask_button.click(
             on_ask, ask_inputs, ask_outputs, api_name="ask", concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat"
         )
@@ -175,7 +180,9 @@ def build_app(
             concurrency_limit=CHAT_CONCURRENCY,
             concurrency_id="chat",
         )
-        new_chat.click(lambda: ([], [], [], chat.panel([])), None, [chatbot, questions, sections, sources])
+        new_chat.click(
+            lambda: ([], [], [], [], chat.panel([])), None, [chatbot, conversation, questions, sections, sources]
+        )
 
         def on_settings(backend_name: str, mode_name: str, model_name: str) -> str:
             return chat.backend_status(assistant, backend_name, mode_name, model_name)
