@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     )
     ui_host: str = Field("127.0.0.1", description="Address the web UI listens on (loopback: this machine only).")
     ui_port: int = Field(7860, ge=1, le=65535, description="Port the web UI listens on.")
+    ui_user: str = Field("newsqa", min_length=1, description="User name the web UI asks for when it has a password.")
+    ui_password: SecretStr | None = Field(
+        None,
+        description="Password the web UI asks for (with ui_user); required when it listens off loopback. Never "
+        "printed. Unset: no login, allowed on loopback only.",
+    )
 
     top_k: int = Field(5, ge=1, le=50, description="Passages given to the model.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")

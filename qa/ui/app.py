@@ -5,6 +5,7 @@ Layout and wiring only; the handlers live in chat.py, library.py and evals.py, t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,9 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from qa import Assistant
+from qa import Assistant, ConfigError
 from qa.ui import chat, evals, library
+from qa.ui.access import is_loopback, open_off_loopback
 from qa.ui.render import CSS
 
 # Questions the seed articles answer (one with a follow-up, one where they disagree) and one they do not.
@@ -37,7 +39,7 @@ def build_app(
     eval_articles: Path | None = None,
     examples: Sequence[str] = EXAMPLES,
 ) -> gr.Blocks:
-    """The whole UI for `assistant`. Start it with `launch(app, assistant.settings)` or `app.launch(...)`."""
+    """The whole UI for `assistant`. Start it with `launch(app, host=..., port=..., upload_max_mb=...)`."""
     s = assistant.settings
     with gr.Blocks(title="newsqa", analytics_enabled=False) as app:
         gr.Markdown("## newsqa: ask your news articles\nAnswers come only from the indexed articles, cited as [n].")
@@ -230,14 +232,46 @@ def build_app(
     return blocks
 
 
-def launch(app: gr.Blocks, *, host: str, port: int, upload_max_mb: float, **kwargs: Any) -> Any:
-    """Serve the app; the upload size is checked by the app itself (with a clear message) well before the
-    server's hard limit, set at twice it."""
+def launch(
+    app: gr.Blocks,
+    *,
+    host: str,
+    port: int,
+    upload_max_mb: float,
+    auth: tuple[str, str] | None = None,
+    blocked_paths: Sequence[Path] = (),
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+) -> Any:
+    """Serve the app; a login (`auth`, see `qa.ui.access.ui_auth`) is required unless `host` is loopback.
+
+    Gradio serves no file of ours: no allowed_paths (and GRADIO_ALLOWED_PATHS is refused), `blocked_paths` (the
+    index and the uploads) on top of any GRADIO_BLOCKED_PATHS, no share link, no monitoring page, no MCP server, no
+    run history. The upload size is checked by the app itself (with a clear message) well before the server's
+    hard limit, set at twice it.
+    """
+    if auth is None and not is_loopback(host):
+        raise ConfigError(open_off_loopback(host))
+    if os.environ.get("GRADIO_ALLOWED_PATHS", "").strip():
+        raise ConfigError(
+            "GRADIO_ALLOWED_PATHS is set: it would let the web UI serve those files to anyone who can reach it; "
+            "unset it (the UI needs no allowed paths)"
+        )
+    blocked = [str(p.resolve()) for p in blocked_paths]
+    blocked += [p.strip() for p in os.environ.get("GRADIO_BLOCKED_PATHS", "").split(",") if p.strip()]
     return app.queue(default_concurrency_limit=1).launch(
         server_name=host,
         server_port=port,
+        auth=auth,
         css=CSS,
         max_file_size=f"{max(1, int(upload_max_mb * 2))}mb",
         show_error=True,
-        **kwargs,
+        share=False,
+        allowed_paths=None,
+        blocked_paths=blocked or None,
+        enable_monitoring=False,
+        mcp_server=False,
+        run_history=False,
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
     )
