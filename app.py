@@ -1,7 +1,8 @@
 """Start the web UI: index seeds/ when the index is empty, then serve on http://127.0.0.1:7860.
 
 `python app.py [--host H] [--port P] [--index DIR | --chroma-url URL] [--no-seed]`; QA_UI_HOST / QA_UI_PORT and
-every other QA_* setting apply too.
+every other QA_* setting apply too. Off loopback it asks for QA_UI_USER / QA_UI_PASSWORD, and refuses to start
+without a password.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from qa import Assistant, QAError, Settings
+from qa import Assistant, ConfigError, QAError, Settings
 from qa.settings import SettingsWarning, describe_settings_error, unknown_variables
 from qa.ui import build_app, launch
+from qa.ui.access import ui_auth
 
 ROOT = Path(__file__).resolve().parent
 
@@ -48,23 +50,31 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         sys.exit(2)
+    except ConfigError as exc:  # a setting that cannot be used, e.g. an open UI off loopback
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(2)
     except QAError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(1)
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> None:
+    host = args.host or settings.ui_host
+    auth = ui_auth(settings, host)  # before any indexing: an unusable setting stops the start at once
     assistant = Assistant(settings)
     if not args.no_seed and assistant.status(probe_backend=False).chunks == 0:
         print(f"Indexing {ROOT / 'seeds'} (first run)…", flush=True)
         report = assistant.ingest([ROOT / "seeds"])
         print(f"added {report.added} articles, {report.chunks} chunks", flush=True)
     app = build_app(assistant, eval_set=ROOT / "evals" / "seeds.jsonl", eval_articles=ROOT / "seeds")
+    blocked = [settings.uploads] if settings.chroma_url else [settings.index_dir, settings.uploads]
     launch(
         app,
-        host=args.host or settings.ui_host,
+        host=host,
         port=args.port or settings.ui_port,
         upload_max_mb=settings.upload_max_mb,
+        auth=auth,
+        blocked_paths=blocked,
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     )
     ui_host: str = Field("127.0.0.1", description="Address the web UI listens on (loopback: this machine only).")
     ui_port: int = Field(7860, ge=1, le=65535, description="Port the web UI listens on.")
+    ui_user: str = Field("newsqa", min_length=1, description="User name the web UI asks for when it has a password.")
+    ui_password: SecretStr | None = Field(
+        None,
+        description="Password the web UI asks for (with ui_user); required when it listens off loopback. Never "
+        "printed. Unset: no login, allowed on loopback only.",
+    )
 
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages given to the model.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
@@ -283,6 +289,7 @@ def describe_settings_error(exc: ValidationError | SettingsError) -> str:
         where = f"{field} ({variable_of(field)})" if field in Settings.model_fields else (field or "settings")
         message = str(error["msg"]).removeprefix("Value error, ")
         given = error.get("input")
-        got = f" (got {given!r})" if isinstance(given, str | int | float) and field and "got " not in message else ""
+        shown = isinstance(given, str | int | float) and field and field != "ui_password"  # a secret is never shown
+        got = f" (got {given!r})" if shown and "got " not in message else ""
         problems.append(f"{where}: {message}{got}")
     return "; ".join(problems)

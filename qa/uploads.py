@@ -1,26 +1,41 @@
-"""Articles uploaded through the web UI: checked against the upload limits, then kept beside the index.
+"""Articles uploaded through the web UI: checked, then kept beside the index under a name of their own.
 
-An upload is copied into `Settings.uploads` under its own name before it is ingested, so its source is a
-stable path (not a temporary file the browser upload left behind), and uploading the same file again is
-recognised as unchanged.
+Only a file that really arrived through the upload is read: it must lie, once every symlink is resolved, inside
+the folder the web server stores uploads in (`received_in`). A path naming any other file on the server (a
+request can carry one) is refused and logged, never opened.
+
+An upload is copied into `Settings.uploads` as `<first 16 hex digits of its SHA-256>/<its name>` before it is
+ingested: its source is then a stable path (not a temporary file the browser upload left behind), two uploads
+of the same name with different content are two articles, and the same content uploaded again is the same path
+and so is recognised as unchanged.
 """
 
 from __future__ import annotations
 
-import shutil
+import hashlib
+import logging
+import os
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from qa.settings import Settings
+
+log = logging.getLogger(__name__)
+DIGEST_CHARS = 16  # 64 bits of SHA-256: a collision between two uploads is not a practical worry
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
 class Upload:
-    """An uploaded file: where it was kept, or why it was refused."""
+    """An uploaded file: where it was kept, or why it was refused (`refused` when it was not an upload)."""
 
     name: str
     path: Path | None
     error: str | None = None
+    refused: bool = False
 
 
 def check_upload(name: str, size: int, settings: Settings) -> str | None:
@@ -40,20 +55,73 @@ def check_upload(name: str, size: int, settings: Settings) -> str | None:
     return None
 
 
-def keep_upload(path: str | Path, settings: Settings, name: str | None = None) -> Upload:
-    """Check an uploaded file and copy it into the uploads folder; the result says where, or why not."""
-    path = Path(path)
-    name = Path(name or path.name).name  # never a path from the browser: only the bare file name
+def received_path(path: str | Path, received_in: Path) -> Path | None:
+    """The real file behind `path` when it lies inside `received_in` (symlinks resolved on both); else None."""
     try:
-        size = path.stat().st_size
+        real = Path(path).resolve(strict=True)
+        folder = Path(received_in).resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, or a symlink loop
+        return None
+    return real if real.is_relative_to(folder) else None
+
+
+def _gone_from(path: str | Path, folder: Path) -> bool:
+    """A name in the upload folder with no file behind it (cleaned up since). Only said of that folder: for any
+    other path "missing" and "refused" would tell a caller which server files exist."""
+    spelled = Path(os.path.abspath(path))
+    return spelled.is_relative_to(os.path.abspath(folder)) and not os.path.lexists(spelled)
+
+
+def keep_upload(path: str | Path, settings: Settings, name: str | None = None, *, received_in: Path) -> Upload:
+    """Check an uploaded file and copy it into the uploads folder; the result says where, or why not.
+
+    `received_in` is where the web server put the files it received; a path outside it is refused.
+    """
+    name = Path(name or Path(path).name).name  # never a path from the browser: only the bare file name
+    real = received_path(path, received_in)
+    if real is None and _gone_from(path, received_in):
+        return Upload(name, None, f"{name}: the upload is no longer on the server; upload it again")
+    if real is None:
+        log.warning("refused an upload naming %s: it is not a file in the upload folder %s", path, received_in)
+        return Upload(
+            name,
+            None,
+            f"{name}: refused: only files uploaded through this page are read, and this one is not in the "
+            "upload folder; choose the file in the Articles box and upload it",
+            refused=True,
+        )
+    try:
+        # O_NOFOLLOW: the file checked above is the file read, even if the name is swapped for a link meanwhile.
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as exc:
         return Upload(name, None, f"{name}: the upload could not be read ({exc.strerror}); upload it again")
-    problem = check_upload(name, size, settings)
-    if problem:
-        return Upload(name, None, problem)
-    target_dir = settings.uploads
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / name
-    if path.resolve() != target.resolve():
-        shutil.copyfile(path, target)
-    return Upload(name, target)
+    with os.fdopen(fd, "rb") as source:
+        info = os.fstat(source.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return Upload(name, None, f"{name}: not a regular file; upload an article file")
+        problem = check_upload(name, info.st_size, settings)
+        if problem:
+            return Upload(name, None, problem)
+        return Upload(name, _store(source, name, settings))
+
+
+def _store(source: BinaryIO, name: str, settings: Settings) -> Path:
+    """Copy `source` into `<uploads>/<digest>/<name>`; a copy already there has the same content by its name."""
+    folder = settings.uploads
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".incoming-", delete=False) as spool:
+        try:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+                spool.write(chunk)
+        except BaseException:
+            os.unlink(spool.name)
+            raise
+    target = folder / digest.hexdigest()[:DIGEST_CHARS] / name
+    if target.is_file():
+        os.unlink(spool.name)  # the same bytes are kept already: same path, so ingest reports it unchanged
+        return target
+    target.parent.mkdir(exist_ok=True)
+    os.replace(spool.name, target)
+    return target

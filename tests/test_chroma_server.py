@@ -203,7 +203,7 @@ def test_the_web_ui_lists_and_answers_from_the_server_index(seeded_server: Assis
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         listed, _ = client.predict("", api_name="/articles")
         assert len(listed["data"] if isinstance(listed, dict) else listed) == 2
-        messages, _, sources = client.predict(F16, [], 5, "", "", "auto", "llama3.2:3b", "extract", api_name="/ask")
+        messages, _, sources = client.predict(F16, 5, "", "", "auto", "llama3.2:3b", "extract", api_name="/ask")
         assert "eighteen" in str(messages[-1]["content"]).lower() and 'id="qa-src-1-1"' in sources
     finally:
         app.close()

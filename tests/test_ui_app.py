@@ -33,10 +33,9 @@ def text_of(message: dict[str, Any]) -> str:
     return str(content)
 
 
-def ask(client: Client, question: str, history: list[dict[str, Any]] | None = None) -> tuple[list[Any], str]:
-    messages, _, sources = client.predict(
-        question, history or [], 5, "", "", "auto", "llama3.2:3b", "auto", api_name="/ask"
-    )
+def ask(client: Client, question: str) -> tuple[list[Any], str]:
+    """One turn of the client's conversation (the server keeps it, per session)."""
+    messages, _, sources = client.predict(question, 5, "", "", "auto", "llama3.2:3b", "auto", api_name="/ask")
     return messages, sources
 
 
@@ -58,8 +57,8 @@ def test_a_seed_question_gets_a_cited_answer_and_a_source_card(client: Client) -
 
 
 def test_a_follow_up_is_searched_as_a_standalone_question(client: Client) -> None:
-    messages, _ = ask(client, F16)
-    messages, sources = ask(client, "and how many did Norway send?", messages)
+    ask(client, F16)
+    messages, sources = ask(client, "and how many did Norway send?")
     assert "Searched for: “How many F-16s did Norway send?”" in text_of(messages[-1])
     assert 'id="qa-src-2-1"' in sources and 'id="qa-src-1-1"' in sources  # both answers keep their cards
 
@@ -108,7 +107,7 @@ def test_uploads_over_the_limits_are_refused_with_the_reason(client: Client, tmp
 def test_two_sessions_ask_at_once(served_ui: ServedUI) -> None:
     clients = [Client(served_ui.url, verbose=False) for _ in range(2)]
     jobs = [
-        c.submit(q, [], 5, "", "", "auto", "llama3.2:3b", "auto", api_name="/ask")
+        c.submit(q, 5, "", "", "auto", "llama3.2:3b", "auto", api_name="/ask")
         for c, q in zip(clients, [F16, "How many drones did Russia launch?"])
     ]
     wait(jobs, timeout=300)

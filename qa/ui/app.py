@@ -5,14 +5,17 @@ Layout and wiring only; the handlers live in chat.py, library.py and evals.py, t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
-from qa import Assistant
+from qa import Assistant, ConfigError
 from qa.ui import chat, evals, library
+from qa.ui.access import is_loopback, open_off_loopback
 from qa.ui.render import CSS
 
 # Questions the seed articles answer (one with a follow-up, one where they disagree) and one they do not.
@@ -36,11 +39,15 @@ def build_app(
     eval_articles: Path | None = None,
     examples: Sequence[str] = EXAMPLES,
 ) -> gr.Blocks:
-    """The whole UI for `assistant`. Start it with `launch(app, assistant.settings)` or `app.launch(...)`."""
+    """The whole UI for `assistant`. Start it with `launch(app, host=..., port=..., upload_max_mb=...)`."""
     s = assistant.settings
     with gr.Blocks(title="newsqa", analytics_enabled=False) as app:
         gr.Markdown("## newsqa: ask your news articles\nAnswers come only from the indexed articles, cited as [n].")
         indicator = gr.HTML(elem_id="qa-backend")
+        # The conversation lives on the server, per session: the Chatbot is only shown, never read back. Read
+        # back, its messages would be the browser's to write, and Gradio turns a message naming a component
+        # ("image", "audio"…) into that component, which opens whatever server file the message names.
+        conversation = gr.State([])
         questions = gr.State([])
         sections = gr.State([])
 
@@ -159,10 +166,11 @@ def build_app(
             mode_name: str,
         ) -> Iterator[tuple[Any, ...]]:
             options = chat.AskOptions(int(k), start, end, backend_name, model_name, mode_name)
-            yield from chat.respond(assistant, text, messages, asked, shown, options)
+            for update in chat.respond(assistant, text, messages, asked, shown, options):
+                yield (*update, update[0])  # the messages shown are the conversation kept
 
-        ask_inputs = [question, chatbot, questions, sections, top_k, date_from, date_to, backend, model, mode]
-        ask_outputs = [chatbot, question, questions, sections, sources]
+        ask_inputs = [question, conversation, questions, sections, top_k, date_from, date_to, backend, model, mode]
+        ask_outputs = [chatbot, question, questions, sections, sources, conversation]
         ask_button.click(
             on_ask, ask_inputs, ask_outputs, api_name="ask", concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat"
         )
@@ -174,7 +182,9 @@ def build_app(
             concurrency_limit=CHAT_CONCURRENCY,
             concurrency_id="chat",
         )
-        new_chat.click(lambda: ([], [], [], chat.panel([])), None, [chatbot, questions, sections, sources])
+        new_chat.click(
+            lambda: ([], [], [], [], chat.panel([])), None, [chatbot, conversation, questions, sections, sources]
+        )
 
         def on_settings(backend_name: str, mode_name: str, model_name: str) -> str:
             return chat.backend_status(assistant, backend_name, mode_name, model_name)
@@ -197,7 +207,9 @@ def build_app(
             return (note, *on_library(query))
 
         def on_upload(paths: list[str] | None, query: str, progress: gr.Progress = PROGRESS) -> tuple[Any, ...]:
-            rows, note = library.upload(assistant, paths, lambda f, d: progress(f, desc=d))
+            # Gradio's own upload folder, read as Gradio reads it when it checks an input file (GRADIO_TEMP_DIR)
+            received = Path(get_upload_folder())
+            rows, note = library.upload(assistant, paths, lambda f, d: progress(f, desc=d), received_in=received)
             return (rows, note, None, *on_library(query))
 
         search.change(on_library, search, [articles, to_delete], api_name="articles")
@@ -220,14 +232,46 @@ def build_app(
     return blocks
 
 
-def launch(app: gr.Blocks, *, host: str, port: int, upload_max_mb: float, **kwargs: Any) -> Any:
-    """Serve the app; the upload size is checked by the app itself (with a clear message) well before the
-    server's hard limit, set at twice it."""
+def launch(
+    app: gr.Blocks,
+    *,
+    host: str,
+    port: int,
+    upload_max_mb: float,
+    auth: tuple[str, str] | None = None,
+    blocked_paths: Sequence[Path] = (),
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+) -> Any:
+    """Serve the app; a login (`auth`, see `qa.ui.access.ui_auth`) is required unless `host` is loopback.
+
+    Gradio serves no file of ours: no allowed_paths (and GRADIO_ALLOWED_PATHS is refused), `blocked_paths` (the
+    index and the uploads) on top of any GRADIO_BLOCKED_PATHS, no share link, no monitoring page, no MCP server, no
+    run history. The upload size is checked by the app itself (with a clear message) well before the server's
+    hard limit, set at twice it.
+    """
+    if auth is None and not is_loopback(host):
+        raise ConfigError(open_off_loopback(host))
+    if os.environ.get("GRADIO_ALLOWED_PATHS", "").strip():
+        raise ConfigError(
+            "GRADIO_ALLOWED_PATHS is set: it would let the web UI serve those files to anyone who can reach it; "
+            "unset it (the UI needs no allowed paths)"
+        )
+    blocked = [str(p.resolve()) for p in blocked_paths]
+    blocked += [p.strip() for p in os.environ.get("GRADIO_BLOCKED_PATHS", "").split(",") if p.strip()]
     return app.queue(default_concurrency_limit=1).launch(
         server_name=host,
         server_port=port,
+        auth=auth,
         css=CSS,
         max_file_size=f"{max(1, int(upload_max_mb * 2))}mb",
         show_error=True,
-        **kwargs,
+        share=False,
+        allowed_paths=None,
+        blocked_paths=blocked or None,
+        enable_monitoring=False,
+        mcp_server=False,
+        run_history=False,
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
     )

@@ -22,8 +22,9 @@ def table(assistant: Assistant, query: str | None = "") -> list[list[object]]:
     return article_rows(assistant.articles(), query)
 
 
-def delete(assistant: Assistant, doc_ids: Sequence[str] | None) -> str:
-    ids = [d for d in (doc_ids or []) if d]
+def delete(assistant: Assistant, doc_ids: Sequence[object] | None) -> str:
+    # The picker takes custom values, so a request can send anything here; only known ids are ever removed.
+    ids = [d for d in (doc_ids or []) if isinstance(d, str) and d]
     if not ids:
         return "Pick one or more articles to delete first."
     removed = assistant.remove(ids)
@@ -45,9 +46,12 @@ def _result(report: IngestReport) -> tuple[str, str]:
 
 
 def upload(
-    assistant: Assistant, files: Sequence[str] | None, progress: ProgressFn | None = None
+    assistant: Assistant, files: Sequence[str] | None, progress: ProgressFn | None = None, *, received_in: Path
 ) -> tuple[list[list[str]], str]:
-    """Check, keep and ingest each uploaded file; one result row per file, and a summary line."""
+    """Check, keep and ingest each uploaded file; one result row per file, and a summary line.
+
+    `received_in` is the web server's upload folder: a path outside it was not uploaded and is refused.
+    """
     paths = [str(f) for f in (files or [])]
     if not paths:
         return [], "Choose article files first (txt, md, html or jsonl)."
@@ -57,9 +61,9 @@ def upload(
         name = Path(raw).name
         if progress:
             progress(i / total, f"{name} ({i + 1} of {total})")
-        kept = keep_upload(raw, assistant.settings, name)
+        kept = keep_upload(raw, assistant.settings, name, received_in=received_in)
         if kept.path is None:
-            rows.append([name, "failed", kept.error or "not accepted"])
+            rows.append([name, "refused" if kept.refused else "failed", kept.error or "not accepted"])
             continue
 
         def show(p: Progress, done: int = i, name: str = name) -> None:
@@ -74,6 +78,8 @@ def upload(
         rows.append([name, *_result(report)])
     if progress:
         progress(1.0, "done")
-    counts = {kind: sum(1 for r in rows if r[1] == kind) for kind in ("added", "updated", "skipped", "failed")}
+    counts = {
+        kind: sum(1 for r in rows if r[1] == kind) for kind in ("added", "updated", "skipped", "refused", "failed")
+    }
     summary = " · ".join(f"{kind} {n}" for kind, n in counts.items() if n)
     return rows, f"{total} file(s): {summary}."
