@@ -6,6 +6,7 @@ The public API: everything the CLI, the UI and the eval harness use is imported 
 from qa.answer import Answer, Citation, Timings
 from qa.assistant import Assistant, Status
 from qa.backends import LLM, EmbeddedLLM, OllamaLLM
+from qa.doctor import DoctorReport, Problem
 from qa.documents import Article
 from qa.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.errors import (
@@ -13,6 +14,7 @@ from qa.errors import (
     ChromaUnreachableError,
     ConfigError,
     DocumentError,
+    IndexBusyError,
     IndexEmptyError,
     IndexMismatchError,
     QAError,
@@ -38,17 +40,20 @@ __all__ = [
     "ChromaUnreachableError",
     "Citation",
     "ConfigError",
+    "DoctorReport",
     "DocumentError",
     "EmbeddedLLM",
     "Embedder",
     "EvalCase",
     "EvalRun",
     "FailedFile",
+    "IndexBusyError",
     "IndexEmptyError",
     "IndexMismatchError",
     "IngestReport",
     "OllamaLLM",
     "Passage",
+    "Problem",
     "Progress",
     "QAError",
     "SentenceTransformerEmbedder",

@@ -347,29 +347,39 @@ def _not_utf8(offset: int) -> str:
     return f"is not UTF-8 (bad byte at offset {offset}); convert it, e.g. iconv -f latin1 -t utf-8"
 
 
+CHANGED_WHILE_READ = "changed while it was being read; run the ingest again"
+
+
 class ArticleStream:
     """The articles of one file, one at a time: a JSON lines file is read line by line, never whole.
 
     `bytes_read` is how far into the file (on disk, compressed for .jsonl.gz) reading has got, for progress.
-    Check the file with `scan` first: this reports problems per record only.
+    Check the file with `scan` first: this reports problems per record only. Once the stream is read to the end,
+    `digest` is the hash of what was read, as `scan` computes it: a file rewritten between the scan and the end of
+    the read (its articles then mix two versions) shows as a digest that differs from the scan's.
     """
 
     def __init__(self, path: Path, max_bytes: int) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.bytes_read = 0
+        self.digest: str | None = None
 
     def __iter__(self) -> Iterator[Article | DocumentError]:
         if not is_jsonl(self.path):
-            yield from parse(self.path, read_bytes(self.path, self.max_bytes))
+            data = read_bytes(self.path, self.max_bytes)
+            yield from parse(self.path, data)
             self.bytes_read = self.path.stat().st_size
+            self.digest = file_hash(data)
             return
         file = str(self.path)
         number = 0
+        digest = hashlib.sha256()
         try:
             stream, raw = _open(self.path)
             with raw, stream:
                 for data in stream:
+                    digest.update(data)
                     if number == 0 and data.startswith(codecs.BOM_UTF8):
                         data = data[len(codecs.BOM_UTF8) :]
                     # Numbered as `decode` + `split("\n")` number them: \r\n is one break, a lone \r another.
@@ -382,3 +392,4 @@ class ArticleStream:
         except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
             raise DocumentError(file, f"changed or broke while being read ({exc}); run the ingest again") from None
         self.bytes_read = self.path.stat().st_size
+        self.digest = digest.hexdigest()
