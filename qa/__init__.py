@@ -11,6 +11,7 @@ import qa.offline  # noqa: F401
 from qa.answer import Answer, Citation, Timings
 from qa.assistant import Assistant, Status
 from qa.backends import LLM, EmbeddedLLM, OllamaLLM
+from qa.doctor import DoctorReport, Problem
 from qa.documents import Article
 from qa.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.errors import (
@@ -18,6 +19,7 @@ from qa.errors import (
     ChromaUnreachableError,
     ConfigError,
     DocumentError,
+    IndexBusyError,
     IndexEmptyError,
     IndexMismatchError,
     InputError,
@@ -44,18 +46,21 @@ __all__ = [
     "ChromaUnreachableError",
     "Citation",
     "ConfigError",
+    "DoctorReport",
     "DocumentError",
     "EmbeddedLLM",
     "Embedder",
     "EvalCase",
     "EvalRun",
     "FailedFile",
+    "IndexBusyError",
     "IndexEmptyError",
     "IndexMismatchError",
     "IngestReport",
     "InputError",
     "OllamaLLM",
     "Passage",
+    "Problem",
     "Progress",
     "QAError",
     "SentenceTransformerEmbedder",

@@ -13,11 +13,13 @@ from qa.answer import Answer, chosen_answer, grounded_answer, refusal
 from qa.backends import LLM, BackendChoice, OllamaLLM, choose_backend, fallback
 from qa.choices import is_none_of_the_above, pick
 from qa.citations import drop_invalid
+from qa.doctor import Doctor, DoctorReport
 from qa.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.errors import BackendError, IndexEmptyError, InputError, QAError
 from qa.followup import standalone_question
 from qa.grounding import ground
 from qa.ingest import Ingestor, IngestReport, ProgressCallback
+from qa.locking import WaitCallback
 from qa.prompts import answer_prompt
 from qa.retrieval import HybridRetriever, Passage, bm25_for, renumber
 from qa.settings import MAX_TOP_K, Settings
@@ -68,13 +70,20 @@ class Assistant:
         prune: bool = True,
         rebuild: bool = False,
         on_progress: ProgressCallback | None = None,
+        on_wait: WaitCallback | None = None,
     ) -> IngestReport:
         """Index new and changed articles under `paths` (a list, or one path); drop those of files deleted from
-        ingested folders."""
+        ingested folders.
+
+        Holds the index's write lock: another writer (in this process or another) is waited for, up to
+        `lock_timeout` seconds, and `on_wait` is told once that it waits.
+        """
         paths = _check_paths(paths)
-        if rebuild:
-            self.store.reset()
-        report = Ingestor(self.settings, self.store, self.embedder).run(paths, prune=prune, on_progress=on_progress)
+        ingestor = Ingestor(self.settings, self.store, self.embedder)
+        with self.store.writing("ingest", on_wait):
+            if rebuild:
+                self.store.reset()
+            report = ingestor.run(paths, prune=prune, on_progress=on_progress)
         if report.changed:
             # Build the retriever's BM25 index and chunk table now and save them with the index, so the first
             # question after an ingest (in this process or a fresh one) does not spend ~30 s per 70k chunks on it.
@@ -84,18 +93,24 @@ class Assistant:
     def articles(self) -> list[ArticleRecord]:
         return sorted(self.store.articles(), key=lambda r: (r.date or "", r.title), reverse=True)
 
-    def remove(self, doc_ids: Iterable[str]) -> int:
+    def remove(self, doc_ids: Iterable[str], *, on_wait: WaitCallback | None = None) -> int:
         """Delete articles (and their chunks) from the index by id (a list, or one id); returns how many were there."""
-        doc_ids = _check_ids(doc_ids)
-        known = {r.doc_id for r in self.store.articles()}
-        removed = 0
-        for doc_id in doc_ids:
-            if doc_id in known:
-                self.store.delete_article(doc_id)
-                removed += 1
-        if removed:
-            self.store.bump_revision()
+        wanted = _check_ids(doc_ids)
+        with self.store.writing("remove", on_wait):
+            known = {r.doc_id for r in self.store.articles()}
+            removed = 0
+            for doc_id in wanted:
+                if doc_id in known:
+                    self.store.delete_article(doc_id)
+                    removed += 1
+            if removed:
+                self.store.bump_revision()
         return removed
+
+    def doctor(self, *, repair: bool = False, on_wait: WaitCallback | None = None) -> DoctorReport:
+        """Check that the catalog and the chunk collection agree and that the vector index returns every chunk;
+        with `repair`, rebuild the chunks (and their vectors) from the catalog's article texts when they do not."""
+        return Doctor(self.settings, self.store, self.embedder).run(repair=repair, on_wait=on_wait)
 
     # --- answering ------------------------------------------------------------------------------
 

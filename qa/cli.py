@@ -77,7 +77,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], as_json: bool, rebuild: b
     """Index the articles in PATHS (files or folders): .txt, .md, .html, .jsonl."""
     assistant = _assistant(ctx)
     if as_json:
-        report = assistant.ingest(paths, prune=not no_prune, rebuild=rebuild)
+        report = assistant.ingest(paths, prune=not no_prune, rebuild=rebuild, on_wait=_say_wait)
         click.echo(json.dumps(report.model_dump(exclude={"seconds"}), ensure_ascii=False))
         return
     from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -106,7 +106,9 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], as_json: bool, rebuild: b
             )
 
         try:
-            report = assistant.ingest(paths, prune=not no_prune, rebuild=rebuild, on_progress=show)
+            report = assistant.ingest(
+                paths, prune=not no_prune, rebuild=rebuild, on_progress=show, on_wait=lambda m: bar.console.print(m)
+            )
         except KeyboardInterrupt:
             bar.stop()
             where = f" after {_progress_status(last[0])}" if last else ""
@@ -116,6 +118,10 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], as_json: bool, rebuild: b
             )
             sys.exit(130)
     _print_report(report)
+
+
+def _say_wait(message: str) -> None:
+    err.print(escape(message))
 
 
 def _progress_status(progress: Progress) -> str:
@@ -229,8 +235,37 @@ def articles(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def remove(ctx: click.Context, doc_ids: tuple[str, ...]) -> None:
     """Delete articles from the index by id (see `qa articles`)."""
-    removed = _assistant(ctx).remove(doc_ids)
+    removed = _assistant(ctx).remove(doc_ids, on_wait=_say_wait)
     out.print(f"removed {removed} of {len(doc_ids)} articles")
+
+
+@cli.command()
+@click.option("--repair", is_flag=True, help="Rebuild the chunks and vectors from the catalog when a check fails.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def doctor(ctx: click.Context, repair: bool, as_json: bool) -> None:
+    """Check that the index is whole (catalog, chunks, vectors agree); --repair fixes it. Exit 1 while it is not."""
+    report = _assistant(ctx).doctor(repair=repair, on_wait=_say_wait)
+    if as_json:
+        click.echo(json.dumps({**report.model_dump(), "ok": report.ok}, ensure_ascii=False))
+    else:
+        out.print(f"index {escape(report.index)}: {report.articles} articles, {report.chunks} chunks")
+        for check in report.checked:
+            out.print(f"  checked: {escape(check)}")
+        for problem in report.problems:
+            out.print(f"  [yellow]wrong[/yellow]: {escape(problem.message)}")
+        for fix in report.fixed:
+            out.print(f"  [green]fixed[/green]: {escape(fix)}")
+        if report.ok:
+            out.print("healthy" if not report.problems else "healthy after the repair")
+        else:
+            out.print(
+                "[red]still wrong[/red]: " + escape("; ".join(p.message for p in report.remaining)),
+            )
+            if not repair:
+                out.print("Run `qa doctor --repair` to rebuild the chunks and vectors from the catalog.")
+    if not report.ok:
+        sys.exit(1)
 
 
 @cli.command()

@@ -387,32 +387,42 @@ def is_jsonl(path: Path) -> bool:
     return suffix_of(path) in (".jsonl", ".ndjson", ".jsonl.gz")
 
 
+CHANGED_WHILE_READ = "changed while it was being read; run the ingest again"
+
+
 class ArticleStream:
     """The articles of one file, one at a time: a JSON lines file is read line by line, never whole.
 
     `bytes_read` is how far into the file (on disk, compressed for .jsonl.gz) reading has got, for progress.
-    Check the file with `scan` first: this reports problems per record only.
+    Check the file with `scan` first: this reports problems per record only. Once the stream is read to the end,
+    `digest` is the hash of what was read, as `scan` computes it: a file rewritten between the scan and the end of
+    the read (its articles then mix two versions) shows as a digest that differs from the scan's.
     """
 
     def __init__(self, path: Path, max_bytes: int) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.bytes_read = 0
+        self.digest: str | None = None
 
     def __iter__(self) -> Iterator[Article | DocumentError]:
         if not is_jsonl(self.path):
-            yield from parse(self.path, read_bytes(self.path, self.max_bytes))
+            data = read_bytes(self.path, self.max_bytes)
+            yield from parse(self.path, data)
             self.bytes_read = self.path.stat().st_size
+            self.digest = file_hash(data)
             return
         file = str(self.path)
         number = 0
         read = 0  # bytes of content: the limit holds for what a .gz inflates to as well
+        digest = hashlib.sha256()
         try:
             stream, raw = open_content(self.path)
             with raw, stream:
                 while data := stream.readline(MAX_LINE_BYTES + 1):
+                    digest.update(data)
                     long = len(data) > MAX_LINE_BYTES
-                    read += len(data) + (skip_line(stream) if long else 0)
+                    read += len(data) + (skip_line(stream, digest) if long else 0)
                     if read > self.max_bytes:
                         raise too_big(self.path, self.max_bytes)
                     if long:
@@ -432,3 +442,4 @@ class ArticleStream:
         except (OSError, EOFError, zlib.error, UnicodeDecodeError, BadEncoding) as exc:
             raise DocumentError(file, f"changed or broke while being read ({exc}); run the ingest again") from None
         self.bytes_read = self.path.stat().st_size
+        self.digest = digest.hexdigest()

@@ -41,6 +41,10 @@ class StoreError(QAError):
     """Chroma (embedded or server) could not be opened or reached."""
 
 
+class IndexBusyError(StoreError):
+    """Another process kept the index's write lock for longer than QA_LOCK_TIMEOUT."""
+
+
 class ChromaUnreachableError(StoreError):
     """QA_CHROMA_URL is set but no Chroma server answers there."""
 

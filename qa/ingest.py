@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ from qa.dates import date_number
 from qa.embeddings import Embedder
 from qa.errors import DocumentError
 from qa.files import shown, walk
+from qa.locking import WaitCallback
 from qa.settings import Settings
 from qa.store import ArticleRecord, Store
 
@@ -91,15 +92,15 @@ class _Item:
     source: _File
     chunks: list[Chunk]
     texts: list[str]  # what is embedded for each chunk
-    replaces: str | None  # doc id of the version it replaces, removed once this one is stored
 
 
 @dataclass
 class _Pending:
-    """Articles parsed and waiting to be embedded as one batch."""
+    """Articles parsed and waiting to be embedded as one batch, and the old versions that batch retires."""
 
     items: list[_Item] = field(default_factory=list)
     chunk_count: int = 0
+    retired: list[str] = field(default_factory=list)  # doc ids removed once the batch is stored
 
 
 class Ingestor:
@@ -119,15 +120,32 @@ class Ingestor:
         self._writing: Future[None] | None = None
 
     def run(
-        self, paths: Iterable[str | Path], *, prune: bool = True, on_progress: ProgressCallback | None = None
+        self,
+        paths: Iterable[str | Path],
+        *,
+        prune: bool = True,
+        on_progress: ProgressCallback | None = None,
+        on_wait: WaitCallback | None = None,
     ) -> IngestReport:
-        started = time.perf_counter()
-        report = IngestReport()
+        """Bring the index up to date with `paths`, holding its write lock (`on_wait` hears once of a wait for it)."""
         path_list = [Path(p).expanduser() for p in paths]
-        known: dict[str, list[ArticleRecord]] = defaultdict(list)
-        for record in self.store.articles():
-            known[record.file].append(record)
+        with self.store.writing("ingest", on_wait):
+            # Read under the lock: a run that waited for another one compares the files with what that one wrote.
+            started = time.perf_counter()
+            known: dict[str, list[ArticleRecord]] = defaultdict(list)
+            for record in self.store.articles():
+                known[record.file].append(record)
+            return self._run_writing(path_list, known, IngestReport(), started, prune, on_progress)
 
+    def _run_writing(
+        self,
+        path_list: list[Path],
+        known: dict[str, list[ArticleRecord]],
+        report: IngestReport,
+        started: float,
+        prune: bool,
+        on_progress: ProgressCallback | None,
+    ) -> IngestReport:
         # Batches are written by one background thread while the next batch is read and embedded: Chroma's writes
         # release the GIL, and overlapping them with the encoder hid most of their cost (0.8 s of 6.2 s per 1,024
         # chunks). One batch is in flight at most, so memory stays bounded; every store call of this thread waits
@@ -213,6 +231,28 @@ class Ingestor:
             )
         return report
 
+    def restore(self, stored: Iterable[tuple[documents.Article, ArticleRecord]]) -> int:
+        """Write articles again, chunked and embedded afresh, each with its catalog record as it was (its file hash
+        and article count too, so the next ingest still finds its file unchanged); returns the chunks written.
+
+        This is how `qa doctor --repair` rebuilds an index from its catalog, into the store this ingestor writes to.
+        """
+        report = IngestReport()
+        pending = _Pending()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-restore-writer")
+        try:
+            for article, record in stored:
+                chunks, texts = self._chunk(article)
+                pending.items.append(_Item(article, _File(record.file_hash, record.file_articles), chunks, texts))
+                pending.chunk_count += len(chunks)
+                if pending.chunk_count >= self.batch_chunks:
+                    self._flush(pending, report)
+            self._flush(pending, report)
+            self._wait()
+        finally:
+            self._writer.shutdown(wait=True)
+        return report.chunks
+
     # --- one file -----------------------------------------------------------------------------
 
     def _ingest_file(
@@ -241,12 +281,10 @@ class Ingestor:
             return len(before)
 
         source = _File(digest)
-        old_by_key: dict[str, list[ArticleRecord]] = defaultdict(list)
-        for record in before:
-            old_by_key[record.key].append(record)
+        stored = {record.doc_id for record in before}
+        met: set[str] = set()  # doc ids met in this file: a line repeated word for word is one article
         kept: list[str] = []
-        gone: list[str] = []
-        ids: set[str] = set()  # doc ids met in this file: a line repeated word for word is one article
+        new_keys: Counter[str] = Counter()  # keys of the articles read that are not stored yet
         count = 0
         stream = documents.ArticleStream(Path(file), max_bytes)
         bad_lines = _LineErrors()
@@ -256,43 +294,54 @@ class Ingestor:
                     bad_lines.add(item)
                     continue
                 article = item
-                if article.doc_id in ids:
+                if article.doc_id in met:
                     continue
-                ids.add(article.doc_id)
+                met.add(article.doc_id)
                 count += 1
-                olds = old_by_key.pop(article.key, [])
-                same = next((r for r in olds if r.doc_id == article.doc_id), None)
-                # Older versions under the same key: gone once this version is in (stored already, or below).
-                if same is not None:
-                    gone += [r.doc_id for r in olds if r is not same]
-                    kept.append(same.doc_id)
+                # An article is matched by its id (file, key and content), never by its key alone: two records of a
+                # JSON lines file may share a url, and each one still in the file must stay.
+                if article.doc_id in stored:
+                    kept.append(article.doc_id)
                     report.unchanged += 1
-                    step(count, stream.bytes_read)
-                    continue
-                old = olds[-1].doc_id if olds else None
-                gone += [r.doc_id for r in olds[:-1]]
-                chunks, texts = self._chunk(article)
-                pending.items.append(_Item(article, source, chunks, texts, old))
-                pending.chunk_count += len(chunks)
-                if old:
-                    report.updated += 1
                 else:
-                    report.added += 1
+                    chunks, texts = self._chunk(article)
+                    pending.items.append(_Item(article, source, chunks, texts))
+                    pending.chunk_count += len(chunks)
+                    new_keys[article.key] += 1
                 step(count, stream.bytes_read)
         except DocumentError as exc:  # the file changed or broke between the check and the read
             report.failed += bad_lines.failures()
             report.failed.append(FailedFile(path=exc.path, error=exc.reason))
+            self._count_new(before, met, new_keys, report)
             return count  # what was read is written; the file stays marked as being read, so it is read again
         report.failed += bad_lines.failures()
+        self._count_new(before, met, new_keys, report)
+        if stream.digest != digest:
+            # Rewritten while it was read: what was read may mix two versions. It is written, but stays marked as
+            # being read (no article count), so the next run reads the file again and makes the index exact.
+            report.failed.append(FailedFile(path=str(path), error=documents.CHANGED_WHILE_READ))
+            return count
         source.total = count
-        for records in old_by_key.values():  # articles no longer in this file
-            gone += [r.doc_id for r in records]
-        if kept or source.written or gone:
+        # Stored versions not met in the file: edited (their new version is in this batch) or gone from the file.
+        stale = [record.doc_id for record in before if record.doc_id not in met]
+        report.removed += len(stale) - _replaced(before, met, new_keys)
+        if kept or source.written:
             self._wait()  # the batches written so far hold this file's records
             self.store.set_file_hash(kept + source.written, digest, count)
-            self.store.delete_articles(gone)
-        report.removed += len(gone)
+        if stale and pending.items:
+            pending.retired += stale  # removed once their replacements, pending still, are stored
+        elif stale:
+            self._wait()
+            self.store.delete_articles(stale)
+            self.store.wrote()
         return count
+
+    @staticmethod
+    def _count_new(before: list[ArticleRecord], met: set[str], new_keys: Counter[str], report: IngestReport) -> None:
+        """New articles count as updates of stored versions under the same key that the file no longer holds."""
+        updated = _replaced(before, met, new_keys)
+        report.updated += updated
+        report.added += sum(new_keys.values()) - updated
 
     def _chunk(self, article: documents.Article) -> tuple[list[Chunk], list[str]]:
         """The article's chunks, and the text embedded for each (the title travels with every chunk)."""
@@ -367,12 +416,12 @@ class Ingestor:
                 )
             )
         texts = [item.article.text for item in pending.items]
-        replaced = [item.replaces for item in pending.items if item.replaces and item.replaces != item.article.doc_id]
         self._wait()
-        self._writing = self._writer.submit(self._write, nodes, records, texts, article_vectors, replaced)
+        self._writing = self._writer.submit(self._write, nodes, records, texts, article_vectors, pending.retired)
         report.chunks += len(nodes)
         pending.items.clear()
         pending.chunk_count = 0
+        pending.retired = []
 
     def _write(
         self,
@@ -380,14 +429,15 @@ class Ingestor:
         records: list[ArticleRecord],
         texts: list[str],
         vectors: list[np.ndarray],
-        replaced: list[str],
+        retired: list[str],
     ) -> None:
         """One batch into the store: chunks first, then their catalog records, then the versions they replace."""
         # A run interrupted after writing chunks but before the catalog left orphans: clear them.
         self.store.delete_chunks_of([record.doc_id for record in records])
         self.store.add_chunks(nodes)
         self.store.add_articles(records, texts, vectors)
-        self.store.delete_articles(replaced)
+        self.store.delete_articles(retired)
+        self.store.wrote()
 
     def _wait(self) -> None:
         """Wait for the batch being written; its error, if any, is raised here."""
@@ -405,7 +455,9 @@ class Ingestor:
             if _may_exist(file):
                 continue
             gone += [record.doc_id for record in records]
-        self.store.delete_articles(gone)
+        if gone:
+            self.store.delete_articles(gone)
+            self.store.wrote()
         return len(gone)
 
 
@@ -485,6 +537,12 @@ def _may_exist(file: str) -> bool:
     except OSError:
         return True
     return True
+
+
+def _replaced(before: list[ArticleRecord], met: set[str], new_keys: Counter[str]) -> int:
+    """How many new articles replace a stored version: per key, the new ones paired with stored ones not met."""
+    unmet = Counter(record.key for record in before if record.doc_id not in met)
+    return sum(min(n, unmet[key]) for key, n in new_keys.items())
 
 
 def _size(path: Path) -> int:

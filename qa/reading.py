@@ -204,11 +204,14 @@ def _not_utf8(offset: int) -> str:
     return f"is not UTF-8 (bad byte at offset {offset}); convert it, e.g. iconv -f latin1 -t utf-8"
 
 
-def skip_line(stream: IO[bytes]) -> int:
-    """Read past the rest of an over-long line without keeping it; the number of bytes skipped."""
+def skip_line(stream: IO[bytes], digest: Any = None) -> int:
+    """Read past the rest of an over-long line without keeping it (but into `digest`, a hashlib hash, when
+    given); the number of bytes skipped."""
     skipped = 0
     while piece := stream.readline(BLOCK):
         skipped += len(piece)
+        if digest is not None:
+            digest.update(piece)
         if piece.endswith(b"\n"):
             break
     return skipped

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         1, ge=0, le=3, description="Sentences repeated at the start of the next chunk for context."
     )
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped as oversized.")
+    lock_timeout: float = Field(
+        300.0,
+        ge=0,
+        description="Seconds a write (ingest, remove, repair) waits for another process writing to the same index "
+        "before it gives up.",
+    )
     upload_max_mb: float = Field(
         10.0, gt=0, description="Largest article file the web UI accepts as an upload, in megabytes."
     )

@@ -11,18 +11,22 @@ with another model is refused instead of silently comparing vectors from two dif
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
 
-from qa.errors import ChromaUnreachableError, IndexMismatchError, StoreError
+from qa.errors import ChromaUnreachableError, IndexMismatchError, QAError, StoreError
+from qa.locking import WaitCallback, WriteMark, index_lock
 from qa.settings import Settings
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 _PAGE = 5000
@@ -166,6 +170,12 @@ class Store:
         self.settings = settings
         self.embedding_model = embedding_model
         self.location = settings.chroma_url or str(Path(settings.index_dir))
+        self.lock = index_lock(settings)
+        # A server holds one copy of the index for every client; a local index is opened by each process, whose
+        # copy of the vector index goes stale when another process writes (see qa/locking.py).
+        self._mark = None if settings.chroma_url else WriteMark(settings)
+        self._opened_at = ""  # the write mark when Chroma was opened here, or when this process last wrote
+        self._writing = 0  # write sections of this store in progress (nested ones included)
         self._client: Any = None
         self._chunks: Any = None
         self._catalog: Any = None
@@ -177,6 +187,8 @@ class Store:
     def _open(self) -> None:
         if self._client is not None:
             return
+        if self._mark is not None:
+            self._opened_at = self._mark.read()  # before opening: a write meanwhile makes the next read reopen
         client = open_client(self.settings)
         if self.settings.chroma_url:
             client = _Reaching(client, self.settings.chroma_url)
@@ -211,6 +223,11 @@ class Store:
         self._client, self._chunks, self._catalog = client, chunks, catalog
 
     @property
+    def client(self) -> Any:
+        self._open()
+        return self._client
+
+    @property
     def chunks(self) -> Any:
         self._open()
         return self._chunks
@@ -233,11 +250,86 @@ class Store:
 
     def reset(self) -> None:
         """Drop both collections (a rebuild); they are created again on next use."""
-        self._open()
-        for name in (self._chunks.name, self._catalog.name):
-            self._client.delete_collection(name)
-        self._client = self._chunks = self._catalog = self._vector_store = None
+        with self.writing("rebuild"):
+            self._open()
+            for name in (self._chunks.name, self._catalog.name):
+                self._client.delete_collection(name)
+            self._client = self._chunks = self._catalog = self._vector_store = None
+            self._counted = None
+
+    def close(self) -> None:
+        """Forget the open Chroma client, so the next use opens the index afresh.
+
+        chromadb keeps one client state per directory and process (`SharedSystemClient`), with the vector index in
+        memory; it is dropped from that cache too, or reopening would hand back the same stale copy. It is not
+        stopped: another thread may still be reading through it, and it is freed once nothing uses it.
+        """
+        client, self._client = self._client, None
+        self._chunks = self._catalog = self._vector_store = None
         self._counted = None
+        if client is not None and self._mark is not None:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            identifier = str(getattr(client, "_identifier", ""))
+            SharedSystemClient._identifier_to_system.pop(identifier, None)
+            SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+
+    def refresh(self) -> bool:
+        """Reopen the index when another process wrote to it since it was opened here; True when it did."""
+        if self._mark is None or self._client is None or self._writing:
+            return False
+        if self._mark.read() == self._opened_at:
+            return False
+        self.close()
+        return True
+
+    @contextlib.contextmanager
+    def writing(self, operation: str, on_wait: WaitCallback | None = None) -> Iterator[None]:
+        """Hold the index's write lock for `operation`, waiting for another writer (`on_wait` hears of it once).
+
+        The store is reopened first when another process wrote meanwhile, so what this write reads (the catalog an
+        ingest compares the files with) is the index as the last writer left it, and its vector index is current.
+        """
+        with self.lock.hold(operation, self.settings.lock_timeout, on_wait):
+            if not self._writing:
+                self.refresh()
+            self._writing += 1
+            try:
+                yield
+            finally:
+                self._writing -= 1
+                if not self._writing:
+                    self.wrote()
+
+    def wrote(self) -> None:
+        """Tell readers in other processes that the index changed (after each batch an ingest writes)."""
+        if self._mark is not None:
+            self._opened_at = self._mark.bump()
+
+    def _read(self, call: Callable[[], T]) -> T:
+        """A read of the index, on a copy that is current: reopened first when another process wrote, and once more
+        when Chroma fails (a write landed between two reads of one question). A failure that stays is one line."""
+        self.refresh()
+        try:
+            return call()
+        except QAError:
+            raise
+        except Exception as exc:
+            if self._mark is None or self._writing:
+                raise self._damaged(exc) from None
+        self.close()
+        try:
+            return call()
+        except QAError:
+            raise
+        except Exception as exc:
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: Exception) -> StoreError:
+        return StoreError(
+            f"The index at {self.location} could not be read ({type(exc).__name__}: {exc}); check it with "
+            "`qa doctor` and repair it with `qa doctor --repair`"
+        )
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -312,6 +404,9 @@ class Store:
         A collection object keeps the metadata it was fetched with, so another process's ingest (a second UI
         on the same Chroma server or directory) would go unseen and leave a stale BM25 index here.
         """
+        return self._read(self._fresh_revision)
+
+    def _fresh_revision(self) -> int:
         catalog = self.catalog
         try:
             fresh = self._client.get_collection(catalog.name, embedding_function=None)
@@ -325,7 +420,7 @@ class Store:
         return int((fresh.metadata or {}).get("revision", 0))
 
     def count_chunks(self) -> int:
-        return int(self.chunks.count())
+        return int(self._read(lambda: self.chunks.count()))
 
     def fingerprint(self) -> tuple[int, int]:
         """(revision, chunk count): what caches built from the index (BM25, retrievals) are keyed on.
@@ -343,30 +438,36 @@ class Store:
         return revision, counted[1]
 
     def count_articles(self) -> int:
-        return int(self.catalog.count())
+        return int(self._read(lambda: self.catalog.count()))
 
     def articles(self, where: dict[str, Any] | None = None) -> list[ArticleRecord]:
         records: list[ArticleRecord] = []
         offset = 0
         while True:
-            page = self.catalog.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
+            page = self._read(functools.partial(self._catalog_page, where, offset))
             records.extend(_record_from_metadata(i, m) for i, m in zip(page["ids"], page["metadatas"]))
             if len(page["ids"]) < _PAGE:
                 return records
             offset += _PAGE
 
+    def _catalog_page(self, where: dict[str, Any] | None, offset: int) -> Any:
+        return self.catalog.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
+
+    def _chunk_page(self, offset: int) -> Any:
+        return self.chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+
     def articles_of_file(self, file: str) -> list[ArticleRecord]:
         return self.articles(where={"file": file})
 
     def article_text(self, doc_id: str) -> str | None:
-        page = self.catalog.get(ids=[doc_id], include=["documents"])
+        page = self._read(lambda: self.catalog.get(ids=[doc_id], include=["documents"]))
         return page["documents"][0] if page["ids"] else None
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
         """Every chunk, page by page (the BM25 index is built from these)."""
         offset = 0
         while True:
-            page = self.chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            page = self._read(functools.partial(self._chunk_page, offset))
             for chunk_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"]):
                 yield _metadata_to_chunk(chunk_id, text, meta)
             if len(page["ids"]) < _PAGE:
@@ -376,13 +477,13 @@ class Store:
     def chunk_embeddings(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         if not chunk_ids:
             return {}
-        page = self.chunks.get(ids=list(chunk_ids), include=["embeddings"])
+        page = self._read(lambda: self.chunks.get(ids=list(chunk_ids), include=["embeddings"]))
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(page["ids"], page["embeddings"])}
 
     def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
         if not chunk_ids:
             return {}
-        page = self.chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        page = self._read(lambda: self.chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"]))
         return {i: _metadata_to_chunk(i, t, m) for i, t, m in zip(page["ids"], page["documents"], page["metadatas"])}
 
     def nearest(self, embedding: np.ndarray, n: int, among: Sequence[str] | None = None) -> list[tuple[str, float]]:
@@ -396,11 +497,14 @@ class Store:
         """
         if among is not None and not among:
             return []
-        result = self.chunks.query(
-            query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
-            n_results=n,
-            ids=list(among) if among is not None else None,
-            include=["distances"],
+        vector = np.asarray(embedding, dtype=np.float32).tolist()
+        result = self._read(
+            lambda: self.chunks.query(
+                query_embeddings=[vector],
+                n_results=n,
+                ids=list(among) if among is not None else None,
+                include=["distances"],
+            )
         )
         # Chroma's cosine distance is 1 - cosine.
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
@@ -430,7 +534,7 @@ class Store:
             similarity_top_k=k,
             filters=MetadataFilters(filters=filters) if filters else None,
         )
-        result = self.vector_store.query(query)
+        result = self._read(lambda: self.vector_store.query(query))
         hits = []
         for node, similarity in zip(result.nodes or [], result.similarities or []):
             # llama-index reports exp(-distance); Chroma's cosine distance is 1 - cosine.
