@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from gradio import processing_utils
 from gradio.utils import get_upload_folder
 from gradio_client import Client, handle_file
 from gradio_client.client import Endpoint
@@ -152,13 +153,13 @@ def test_a_client_that_skips_the_upload_step_is_refused(
 def test_an_upload_naming_a_url_of_the_servers_own_file_route_is_refused(
     served_ui: ServedUI, opened: list[str]
 ) -> None:
-    # gradio_client sends a URL as it is (no upload); Gradio fetches only public addresses, so the server's own
-    # file route on loopback is not fetched.
+    # gradio_client sends a URL as it is (no upload); the upload box refuses every URL before Gradio would fetch
+    # it (Gradio itself would refuse only private addresses such as this loopback one).
     watch(Path("/etc/passwd"))
     url = f"{gradio_api(served_ui)}/file=/etc/passwd"
     before = sources(served_ui.assistant)
     file_data = {"path": url, "url": url, "orig_name": "passwd.txt", "meta": FILE_META}
-    with pytest.raises(Exception, match="failed validation"):
+    with pytest.raises(Exception, match="never downloads a URL"):
         Client(served_ui.url, verbose=False).predict([file_data], "", api_name="/upload")
     assert sources(served_ui.assistant) == before and not opened
 
@@ -184,6 +185,30 @@ def test_a_symlink_in_gradios_upload_folder_to_a_server_file_is_refused(
         for name in links:
             (folder / name).unlink(missing_ok=True)
         folder.rmdir()
+
+
+@pytest.mark.parametrize("route", [call, join_queue], ids=["call", "queue-join"])
+def test_an_upload_naming_a_url_is_refused_and_never_fetched(
+    served_ui: ServedUI, route: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Gradio itself would download a public URL into its upload folder, where it would then pass as uploaded:
+    # the server would contact whatever host a request names. A public address, never reached: the fetch is
+    # replaced by a recorder, so the test contacts nothing either.
+    fetched: list[str] = []
+
+    async def recorder(url: str, cache_dir: str) -> str:
+        fetched.append(url)
+        raise OSError("the test does not fetch")
+
+    monkeypatch.setattr(processing_utils, "async_ssrf_protected_download", recorder)
+    url = "http://93.184.215.14/article.txt"
+    file_data = {"path": url, "url": url, "orig_name": "article.txt", "meta": FILE_META}
+    before = sources(served_ui.assistant)
+    with caplog.at_level(logging.WARNING, logger="qa.ui.access"):
+        reply = route(served_ui, "upload", [[file_data], ""])
+    assert fetched == [] and "never downloads a URL" in reply
+    assert sources(served_ui.assistant) == before
+    assert any(url in record.getMessage() for record in caplog.records)
 
 
 def test_the_upload_handler_itself_refuses_a_server_path_with_a_row_and_a_log_line(

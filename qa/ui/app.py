@@ -15,7 +15,7 @@ from gradio.utils import get_upload_folder
 
 from qa import Assistant, ConfigError
 from qa.ui import chat, evals, library
-from qa.ui.access import is_loopback, open_off_loopback
+from qa.ui.access import is_loopback, open_off_loopback, uploads_only
 from qa.ui.render import CSS
 
 # Questions the seed articles answer (one with a follow-up, one where they disagree) and one they do not.
@@ -108,7 +108,7 @@ def build_app(
             gr.Markdown(f"### Add articles\nAccepted: {types}, up to {s.upload_max_mb:g} MB each.")
             # No file_types here: Gradio would refuse the whole batch for one wrong file, without naming it; the
             # app's own check refuses that file alone and says why (a result row per file).
-            files = gr.File(file_count="multiple", type="filepath", label="Articles", elem_id="qa-upload")
+            files = uploads_only(gr.File(file_count="multiple", type="filepath", label="Articles", elem_id="qa-upload"))
             upload_button = gr.Button("Add to the library", variant="primary", elem_id="qa-add")
             upload_note = gr.Markdown()
             upload_results = gr.Dataframe(
