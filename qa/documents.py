@@ -21,6 +21,7 @@ import yaml
 
 from qa.dates import parse_date
 from qa.errors import DocumentError
+from qa.normalise import clean_text
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".ndjson", ".jsonl.gz")
 _TITLE_MAX_CHARS = 200
@@ -52,7 +53,12 @@ def _hash(*parts: str) -> str:
 
 
 def make_article(file: str, key: str, source: str, title: str, date: str | None, text: str) -> Article:
-    """Build an article whose id is stable across runs: same file, same place in it, same content."""
+    """Build an article whose id is stable across runs: same file, same place in it, same content.
+
+    Title and body are normalised here, for every format (`clean_text`: NFKC, invisible characters removed), so
+    that every later check reads what a person reads.
+    """
+    title, text = clean_text(title), clean_text(text)
     content = _hash(title, date or "", source, text)
     doc_id = _hash(file, key, content)[:16]
     return Article(doc_id=doc_id, file=file, key=key, source=source, title=title, date=date, text=text)
@@ -220,7 +226,10 @@ _BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre")
 def _parse_html(file: str, text: str) -> Article:
     from bs4 import BeautifulSoup  # imported here: only HTML ingest pays for it
 
+    from qa.hidden_text import drop_hidden
+
     soup = BeautifulSoup(text, "html.parser")
+    drop_hidden(soup)  # text a reader never sees (display:none, white letters, …) is no part of the article
     for tag in soup(["script", "style", "noscript", "nav", "footer", "aside", "form", "template"]):
         tag.decompose()
 

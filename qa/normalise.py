@@ -22,7 +22,7 @@ _INVISIBLE = regex.compile(r"[[\p{Cf}\p{Cc}]--[\t\n]]", flags=regex.V1)
 def clean_text(text: str) -> str:
     """`text` in NFKC with invisible formatting and control characters removed; line breaks become \\n."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    return str(_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)))
 
 
 def is_blank(text: str) -> bool:
