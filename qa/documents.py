@@ -22,7 +22,7 @@ import yaml
 
 from qa.dates import parse_date
 from qa.errors import DocumentError
-from qa.normalise import is_blank
+from qa.normalise import clean_text, is_blank
 from qa.reading import BadEncoding, open_content, skip_line, too_big
 from qa.reading import decode as decode
 from qa.reading import file_hash as file_hash
@@ -68,7 +68,12 @@ def _hash(*parts: str) -> str:
 
 
 def make_article(file: str, key: str, source: str, title: str, date: str | None, text: str) -> Article:
-    """Build an article whose id is stable across runs: same file, same place in it, same content."""
+    """Build an article whose id is stable across runs: same file, same place in it, same content.
+
+    Title and body are normalised here, for every format (`clean_text`: NFKC, invisible characters removed), so
+    that every later check reads what a person reads.
+    """
+    title, text = clean_text(title), clean_text(text)
     content = _hash(title, date or "", source, text)
     doc_id = _hash(file, key, content)[:16]
     return Article(doc_id=doc_id, file=file, key=key, source=source, title=title, date=date, text=text)
@@ -78,6 +83,7 @@ def _article(file: str, key: str, source: str, title: str, date: str | None, tex
     """`make_article` with the caps applied; text that is not text (a lone surrogate) raises DocumentError."""
     for name, value in (("title", title), ("source", source), ("id", key), ("text", text)):
         _check_text(where, name, value)
+    title = clean_text(title)  # normalised before it is measured: NFKC can lengthen a title
     if is_blank(title):
         title = _fallback_title(file)
     if len(title) > MAX_TITLE_CHARS:
@@ -272,7 +278,10 @@ BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre")
 def _parse_html(file: str, text: str) -> Article:
     from bs4 import BeautifulSoup  # imported here: only HTML ingest pays for it
 
+    from qa.hidden_text import drop_hidden
+
     soup = BeautifulSoup(text, "html.parser")
+    drop_hidden(soup)  # text a reader never sees (display:none, white letters, …) is no part of the article
     for tag in soup(["script", "style", "noscript", "nav", "footer", "aside", "form", "template"]):
         tag.decompose()
 

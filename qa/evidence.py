@@ -23,14 +23,6 @@ from qa.facts import names_in, unbacked_names, words
 from qa.retrieval import Passage
 from qa.stopwords import FUNCTION_WORDS, stem
 
-# Article text is data. A sentence that talks to the assistant is never evidence, never shown to the model.
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b[^.]{0,60}\b(instructions?|prompts?|rules|guidelines|above|previous)\b"
-    r"|\bsystem prompt\b|\b(you are|act as) (now )?(an?|the) (ai|assistant|language model|chatbot)\b"
-    r"|\b(assistant|ai|model)s?\b[^.]{0,30}\b(must|should) (answer|reply|respond|say)\b"
-    r"|\b(reply|respond|answer) (only )?with\b",
-    re.IGNORECASE,
-)
 _WORD = re.compile(r"\w+")
 _PLURAL_NUMBER = re.compile(r"^(\d+)s$")
 # Question words of quantity and reporting ("according to the article") do not locate a fact either.
@@ -53,10 +45,6 @@ OTHER_DAY_PENALTY = 0.3
 # 0.50 -> 0.59 at equal accuracy (0.45 cost answers: "killed 25 people" for "how many deaths").
 MIN_FOCUS_SIMILARITY = 0.35
 _ANAPHOR = re.compile(r"^\W*(?:[\w’'-]+\W+){1,5}(?:this|that|it|them|these|those)\W*$", re.IGNORECASE)
-
-
-def is_instruction(sentence: str) -> bool:
-    return bool(_INSTRUCTION.search(sentence))
 
 
 def key_terms(text: str) -> set[str]:
@@ -90,7 +78,9 @@ class Evidence:
 
 
 def sentences_of(passages: Sequence[Passage]) -> list[Evidence]:
-    """Candidate sentences: not instructions, not bare headings, long enough to state something.
+    """Candidate sentences: not bare headings, long enough to state something.
+
+    Sentences that give orders to an AI are not among them: retrieval masked them out of the passages.
 
     A dated article also states its own date ("X was published on January 4, 2024."): questions about
     when an article appeared are answered from its metadata, the only place that fact is.
@@ -98,7 +88,7 @@ def sentences_of(passages: Sequence[Passage]) -> list[Evidence]:
     found = []
     dated: set[str] = set()
     for passage in passages:
-        if passage.date and passage.doc_id not in dated:
+        if passage.date and passage.title and passage.doc_id not in dated:
             dated.add(passage.doc_id)
             day = date.fromisoformat(passage.date)
             title = passage.title.rstrip(".")
@@ -107,7 +97,7 @@ def sentences_of(passages: Sequence[Passage]) -> list[Evidence]:
         for start, end in split_sentences(passage.text):
             text = passage.text[start:end]
             words = len(text.split())
-            if words < 4 or is_instruction(text):
+            if words < 4:
                 continue
             if words < 12 and not text.rstrip("\"'”’)").endswith((".", "!", "?", ":")):
                 continue  # a heading: it announces a topic, it does not state a fact

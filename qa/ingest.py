@@ -26,6 +26,7 @@ from qa.dates import date_number
 from qa.embeddings import Embedder
 from qa.errors import DocumentError
 from qa.files import shown, walk
+from qa.injection import is_instruction, mask
 from qa.locking import WaitCallback
 from qa.settings import Settings
 from qa.store import ArticleRecord, Store
@@ -349,9 +350,11 @@ class Ingestor:
         title_tokens = self.embedder.count_tokens([article.title])[0] + 1
         # "How many F-16s?" matches a paragraph that never says which war it is about once it is embedded with its
         # headline; a very long title would eat the budget of every chunk, so it is left out.
-        with_title = title_tokens <= _MAX_TITLE_TOKENS
+        with_title = title_tokens <= _MAX_TITLE_TOKENS and not is_instruction(article.title)
+        # Sentences that give orders to an AI are neither embedded nor stored in chunks, so they cannot be written
+        # to be retrieved (retrieval masks them again, for indexes built before); the offsets do not move.
         chunks = chunk_text(
-            article.text,
+            mask(article.text),
             window - (title_tokens if with_title else 0),
             self.embedder.count_tokens,
             overlap=self.settings.chunk_overlap_sentences,

@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from qa.corpus import BM25Index, cache_key, cache_root, date_bounds, load_cached
 from qa.dates import date_number, parse_date
 from qa.embeddings import Embedder
 from qa.errors import ConfigError
+from qa.injection import is_instruction, mask
 from qa.settings import Settings
 from qa.store import Store, StoredChunk
 
@@ -221,15 +223,24 @@ def renumber(passages: Sequence[Passage]) -> list[Passage]:
     return [replace(p, n=n) for n, p in enumerate(passages, start=1)]
 
 
+_masked = lru_cache(maxsize=4096)(mask)  # the same chunks come back question after question
+
+
 def _passage(n: int, chunk: StoredChunk, score: float) -> Passage:
+    """A chunk as everything after retrieval sees it, with the sentences that give orders to an AI masked.
+
+    This is the one place the guarantee of qa/injection.py is kept: the prompt, evidence and quotes,
+    verification, multiple choice, conflicts and the source cards read nothing but passages. It holds for
+    indexes built before ingest masked their chunks too. A title that gives orders is dropped.
+    """
     return Passage(
         n=n,
         chunk_id=chunk.chunk_id,
         doc_id=chunk.doc_id,
-        title=chunk.title,
+        title="" if is_instruction(chunk.title) else chunk.title,
         date=chunk.date,
         source=chunk.source,
-        text=chunk.text,
+        text=_masked(chunk.text),
         start=chunk.start,
         end=chunk.end,
         score=round(score, 4),
