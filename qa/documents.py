@@ -34,7 +34,7 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".n
 _TITLE_MAX_CHARS = 200  # a first line longer than this is not taken for the title
 
 # Caps on what one article may claim about itself (README, "Articles").
-MAX_TITLE_CHARS = 300  # a longer title is cut at a word, ending with "…"
+MAX_TITLE_CHARS = 300  # a longer title is cut at a word, ending with "..."
 MAX_SOURCE_CHARS = 2048  # a longer source or URL is replaced by the file's path (and line)
 MAX_DATE_CHARS = 64  # a longer date value is not read: the article is undated
 MAX_KEY_CHARS = 512  # a longer record id is replaced by its hash
@@ -109,12 +109,13 @@ def _check_text(where: str, field: str, value: str) -> None:
 
 
 def _cut(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters at a word boundary when one is near, ending with "…"."""
-    cut = text[: limit - 1]
+    """`text` cut to `limit` characters at a word boundary when one is near, ending with "..." (what NFKC makes of
+    "…": stored text is normalised)."""
+    cut = text[: limit - 3]
     space = cut.rfind(" ")
     if space > limit // 2:
         cut = cut[:space]
-    return cut.rstrip() + "…"
+    return cut.rstrip() + "..."
 
 
 def _date(value: object) -> str | None:

@@ -220,7 +220,7 @@ def test_a_title_over_the_cap_is_cut_at_a_word_and_an_over_long_source_gives_way
     record = {"title": "Breaking news " * 100, "url": "https://x.example/" + "a" * 5000, "text": "The body."}
     path.write_text(json.dumps(record) + "\n")
     article = only(path)
-    assert len(article.title) <= MAX_TITLE_CHARS and article.title.endswith("news…")
+    assert len(article.title) <= MAX_TITLE_CHARS and article.title.endswith("news...")
     assert article.source == f"{path}:1"
 
 

@@ -107,7 +107,6 @@ def test_the_web_ui_contacts_only_loopback_through_uploads_and_answers(tmp_path:
             client.predict([handle_file(str(article))], "", api_name="/upload")
         messages, *_ = client.predict(
             "How many stops does the tram line in Lviv have?",
-            [],
             5,
             "",
             "",
