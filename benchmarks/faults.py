@@ -268,7 +268,9 @@ def kill_trials(opts: Options, work: Path, big: Path, clean: IndexState, times: 
             {
                 "killed_at": at,
                 "written_before_rerun": written.articles,
-                "mid_run": 0 < written.articles < opts.articles,
+                "chunks_before_rerun": written.chunks,
+                # Chunks are written before their articles' catalog records: either shows the kill came mid-write.
+                "mid_run": (written.articles or written.chunks) > 0 and written.articles < opts.articles,
                 "exact": exact,
                 "answers": answers(opts, index),
                 "error": after.error,
@@ -386,7 +388,10 @@ def render(results: dict[str, Any], opts: Options, command: str) -> str:
         "",
         f"An ingest of {opts.articles} articles (one chunk each; a clean ingest writes from "
         f"{results['clean']['first_write']:.1f} s to {results['clean']['seconds']:.1f} s after its start), killed at "
-        + ", ".join(f"{k['killed_at']:.1f} s ({k['written_before_rerun']} articles in)" for k in kills)
+        + ", ".join(
+            f"{k['killed_at']:.1f} s ({k['written_before_rerun']} articles, {k['chunks_before_rerun']} chunks in)"
+            for k in kills
+        )
         + ". Exact: the same article and chunk ids as the clean ingest, every vector readable.",
         "",
         "## Concurrent writers",

@@ -34,12 +34,15 @@ def delete(assistant: Assistant, doc_ids: Sequence[object] | None) -> str:
 
 
 def _result(report: IngestReport) -> tuple[str, str]:
-    if report.failed:
-        return "failed", "; ".join(f.error for f in report.failed)
+    problems = "; ".join(f.error for f in report.failed)
     if report.added or report.updated:
+        # A JSON lines file with some bad lines: its good records are in, and the row says which lines were not.
         what = "added" if report.added else "updated"
         articles = report.added + report.updated
-        return what, f"{articles} article(s), {report.chunks} chunks"
+        detail = f"{articles} article(s), {report.chunks} chunks"
+        return what, f"{detail}; not indexed: {problems}" if problems else detail
+    if report.failed:
+        return "failed", problems
     if report.unchanged:
         return "skipped", "unchanged: already indexed with the same content"
     return "skipped", "no articles found in the file"
