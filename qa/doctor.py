@@ -106,47 +106,15 @@ class Doctor:
             for doc_id, n in expected.items()
             if per_article.get(doc_id, 0) != n or any(f"{doc_id}:{i}" not in doc_of for i in range(n))
         )
-        if short:
-            problems.append(
-                Problem(
-                    check="chunks",
-                    message=f"{len(short)} articles do not have the chunks the catalog records for them",
-                    count=len(short),
-                    doc_ids=short[:_SHOWN],
-                )
-            )
+        problems += _problem("chunks", short, "articles do not have the chunks the catalog records for them")
         orphans = [chunk_id for chunk_id, doc_id in doc_of.items() if doc_id not in expected]
-        if orphans:
-            owners = sorted({doc_of[c] for c in orphans})
-            problems.append(
-                Problem(
-                    check="orphans",
-                    message=f"{len(orphans)} chunks belong to no article of the catalog",
-                    count=len(orphans),
-                    doc_ids=owners[:_SHOWN],
-                )
-            )
+        problems += _problem("orphans", orphans, "chunks belong to no article of the catalog", doc_of)
         unreadable = _unreadable(self.store.chunks, chunk_ids)
-        if unreadable:
-            owners = sorted({doc_of[c] for c in unreadable})
-            problems.append(
-                Problem(
-                    check="vectors",
-                    message=f"{len(unreadable)} chunks have no vector that can be read",
-                    count=len(unreadable),
-                    doc_ids=owners[:_SHOWN],
-                )
-            )
+        problems += _problem("vectors", unreadable, "chunks have no vector that can be read", doc_of)
         lost = _unreadable(self.store.catalog, list(expected))
-        if lost:
-            problems.append(
-                Problem(
-                    check="vectors",
-                    message=f"{len(lost)} catalog records have no vector that can be read (updating them would fail)",
-                    count=len(lost),
-                    doc_ids=sorted(lost)[:_SHOWN],
-                )
-            )
+        problems += _problem(
+            "vectors", lost, "catalog records have no vector that can be read (updating them would fail)"
+        )
         if chunk_ids and (error := _search_fails(self.store.chunks, len(chunk_ids), self.embedder.dimension)):
             problems.append(
                 Problem(
@@ -278,6 +246,15 @@ def _drop(store: Store) -> None:
         except Exception:  # chromadb raises NotFoundError (ValueError in older versions) for a missing collection
             continue
     store.close()
+
+
+def _problem(check: str, found: Sequence[str], what: str, doc_of: dict[str, str] | None = None) -> list[Problem]:
+    """One problem for what a check found (none when it found nothing), naming a few of the articles concerned;
+    `doc_of` maps chunk ids found to their articles."""
+    if not found:
+        return []
+    owners = sorted({doc_of[c] for c in found} if doc_of is not None else set(found))
+    return [Problem(check=check, message=f"{len(found)} {what}", count=len(found), doc_ids=owners[:_SHOWN])]
 
 
 def _unreadable(collection: Any, ids: Sequence[str]) -> list[str]:

@@ -136,26 +136,16 @@ class Ingestor:
             known: dict[str, list[ArticleRecord]] = defaultdict(list)
             for record in self.store.articles():
                 known[record.file].append(record)
-            return self._run_writing(path_list, known, IngestReport(), started, prune, on_progress)
-
-    def _run_writing(
-        self,
-        path_list: list[Path],
-        known: dict[str, list[ArticleRecord]],
-        report: IngestReport,
-        started: float,
-        prune: bool,
-        on_progress: ProgressCallback | None,
-    ) -> IngestReport:
-        # Batches are written by one background thread while the next batch is read and embedded: Chroma's writes
-        # release the GIL, and overlapping them with the encoder hid most of their cost (0.8 s of 6.2 s per 1,024
-        # chunks). One batch is in flight at most, so memory stays bounded; every store call of this thread waits
-        # for it first, and an interrupted run waits for it before it stops, so a batch is written whole or not at all.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-ingest-writer")
-        try:
-            return self._run(path_list, known, report, started, prune, on_progress)
-        finally:
-            self._writer.shutdown(wait=True)
+            # Batches are written by one background thread while the next batch is read and embedded: Chroma's
+            # writes release the GIL, and overlapping them with the encoder hid most of their cost (0.8 s of 6.2 s
+            # per 1,024 chunks). One batch is in flight at most, so memory stays bounded; every store call of this
+            # thread waits for it first, and an interrupted run waits for it before it stops, so a batch is written
+            # whole or not at all.
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-ingest-writer")
+            try:
+                return self._run(path_list, known, IngestReport(), started, prune, on_progress)
+            finally:
+                self._writer.shutdown(wait=True)
 
     def _run(
         self,
