@@ -25,6 +25,7 @@ def test_the_fault_suite_finds_no_fault_in_one_small_trial_of_each_kind(tmp_path
     [killed] = results["kill"]["trials"]
     assert killed["exact"] and killed["answers"], killed
     [shared] = results["concurrent"]["trials"]
-    assert shared["healthy"] and shared["honest"] and shared["added"] == [300, 0], shared
+    # Either writer may take the lock first; the other finds every article unchanged.
+    assert shared["healthy"] and shared["honest"] and sorted(shared["added"]) == [0, 300], shared
     text = faults.render(results, opts, "test")
     assert "| bad inputs tried |" in text and "## kill -9" in text and "## Concurrent writers" in text
