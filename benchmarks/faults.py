@@ -229,35 +229,48 @@ def size_of(folder: Path) -> int:
     return total
 
 
-def timed_ingest(opts: Options, index: Path, file: Path) -> tuple[float, float]:
-    """A clean ingest, watched from outside: seconds from its start to its first write, and to its end.
+@dataclass(frozen=True)
+class Growth:
+    """How a clean ingest grew its index folder: bytes once the collections were open, and at the end."""
 
-    Its first write is the index folder growing by more than 64 KB past what opening the collections writes: the
-    model load before it is no time to kill an ingest in."""
+    opened: int
+    final: int
+    seconds: float
+    first_write: float
+
+
+def timed_ingest(opts: Options, index: Path, file: Path) -> Growth:
+    """A clean ingest, watched from outside: the folder's size when the collections were open and at the end, and
+    the seconds to its first write (the folder growing 64 KB past that) and to its end."""
     process = start(opts, "--index", index, "ingest", "--json", file)
-    started, first, baseline = time.monotonic(), None, None
+    started, first, opened = time.monotonic(), None, None
     while process.poll() is None:
         size = size_of(index) if index.exists() else 0
-        if size and baseline is None:
-            baseline = size
-        if first is None and baseline is not None and size > baseline + 65536:
+        if size and opened is None:
+            opened = size
+        if first is None and opened is not None and size > opened + 65536:
             first = time.monotonic() - started
         time.sleep(0.05)
     process.communicate()
-    end = time.monotonic() - started
-    return (first if first is not None else end / 2), end
+    seconds = time.monotonic() - started
+    return Growth(opened or 0, size_of(index), seconds, first if first is not None else seconds / 2)
 
 
-def kill_trials(opts: Options, work: Path, big: Path, clean: IndexState, times: tuple[float, float]) -> dict[str, Any]:
+def kill_trials(opts: Options, work: Path, big: Path, clean: IndexState, growth: Growth) -> dict[str, Any]:
     log(f"kill -9: {opts.trials} trial(s), an ingest of {opts.articles} articles killed part-way, then run again")
     rows = []
-    first, end = times
     for trial in range(opts.trials):
         index = work / f"killed-{trial}"
-        # From a fifth to four fifths of the way through the clean ingest's writing, a different moment each trial.
-        at = first + (end - first) * (0.2 + 0.6 * trial / max(1, opts.trials - 1))
+        # Killed once its index has grown by a quarter to three quarters of what a clean ingest writes, a different
+        # share each trial: measured on the index itself, the moment lands inside the writing however loaded the
+        # machine is (a kill by the clock drifted out of it).
+        share = 0.25 + 0.5 * trial / max(1, opts.trials - 1)
+        threshold = growth.opened + share * (growth.final - growth.opened)
         process = start(opts, "--index", index, "ingest", "--json", big)
-        time.sleep(at)
+        started = time.monotonic()
+        while process.poll() is None and (not index.exists() or size_of(index) < threshold):
+            time.sleep(0.02)
+        at = time.monotonic() - started
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=120)
         written = read_index(index)
@@ -266,6 +279,7 @@ def kill_trials(opts: Options, work: Path, big: Path, clean: IndexState, times: 
         exact = rerun is not None and after.readable and after.digest == clean.digest
         rows.append(
             {
+                "share": share,
                 "killed_at": at,
                 "written_before_rerun": written.articles,
                 "chunks_before_rerun": written.chunks,
@@ -276,9 +290,7 @@ def kill_trials(opts: Options, work: Path, big: Path, clean: IndexState, times: 
                 "error": after.error,
             }
         )
-        log(
-            f"  trial {trial + 1}: killed at {at:.1f} s with {written.articles} articles in; exact after rerun: {exact}"
-        )
+        log(f"  trial {trial + 1}: killed at {at:.1f} s, {written.articles} articles in; exact after rerun: {exact}")
     return {"trials": rows}
 
 
@@ -318,10 +330,10 @@ def run(opts: Options) -> dict[str, Any]:
         results: dict[str, Any] = {"bad_inputs": bad_inputs(opts, work)}
         big = feed(work / "big.jsonl", opts.articles)
         log(f"reference: one clean ingest of {opts.articles} articles")
-        times = timed_ingest(opts, work / "clean", big)
+        growth = timed_ingest(opts, work / "clean", big)
         clean = read_index(work / "clean")
-        results["clean"] = {"seconds": times[1], "first_write": times[0], "articles": clean.articles}
-        results["kill"] = kill_trials(opts, work, big, clean, times)
+        results["clean"] = {"seconds": growth.seconds, "first_write": growth.first_write, "articles": clean.articles}
+        results["kill"] = kill_trials(opts, work, big, clean, growth)
         shared = feed(work / "shared.jsonl", opts.writers_articles)
         log(f"reference: one clean ingest of {opts.writers_articles} articles")
         qa(opts, "--index", work / "clean-shared", "ingest", "--json", shared)
@@ -387,9 +399,11 @@ def render(results: dict[str, Any], opts: Options, command: str) -> str:
         ),
         "",
         f"An ingest of {opts.articles} articles (one chunk each; a clean ingest writes from "
-        f"{results['clean']['first_write']:.1f} s to {results['clean']['seconds']:.1f} s after its start), killed at "
+        f"{results['clean']['first_write']:.1f} s to {results['clean']['seconds']:.1f} s after its start), killed "
+        "when its index had grown by "
         + ", ".join(
-            f"{k['killed_at']:.1f} s ({k['written_before_rerun']} articles, {k['chunks_before_rerun']} chunks in)"
+            f"{k['share']:.0%} of a clean ingest's ({k['killed_at']:.1f} s; {k['written_before_rerun']} articles, "
+            f"{k['chunks_before_rerun']} chunks in)"
             for k in kills
         )
         + ". Exact: the same article and chunk ids as the clean ingest, every vector readable.",
