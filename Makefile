@@ -5,16 +5,36 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: setup run test lint typecheck unit eval bench clean-index
+.PHONY: setup llama-build run test lint typecheck unit eval bench clean-index
 
-$(STAMP): pyproject.toml
+# llama-cpp-python compiles llama.cpp at install. Its default (GGML_NATIVE) tunes the build to the CPU that compiles
+# it, AMX kernels included, and those crash on load-and-generate on AMX CPUs (issue 23); a native build is also
+# wrong for any other machine that shares the venv or pip's wheel cache. So: no native tuning, no AVX-512, no AMX;
+# AVX2/FMA/F16C kept (every x86-64 CPU of the last ten years). --no-cache-dir and --force-reinstall make pip
+# compile with these flags instead of reusing a wheel built with others; the marker file names the flags, so a
+# venv built otherwise is rebuilt once.
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
+
+llama-build: $(LLAMA_STAMP)
+
+$(LLAMA_STAMP):
+	test -x $(PY) || python3 -m venv $(VENV)
+	# The compile takes about 7 minutes on 2 cores.
+	CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' FORCE_CMAKE=1 $(PY) -m pip install --quiet --no-cache-dir --force-reinstall \
+		--no-deps llama-cpp-python==$(LLAMA_VERSION)
+	rm -f $(VENV)/.llama-* && touch $@
+
+$(STAMP): pyproject.toml | $(LLAMA_STAMP)
 	test -x $(PY) || python3 -m venv $(VENV)
 	# The CPU build of torch lies on this machine's disk; any other torch spec would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(LLAMA_STAMP) $(STAMP)
 
 ## Set up, index seeds/ when the index is empty, and start the assistant.
 run: setup

@@ -23,6 +23,7 @@ from qa.errors import (
     IndexEmptyError,
     IndexMismatchError,
     InputError,
+    ModelStoppedError,
     QAError,
     StoreError,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "IndexMismatchError",
     "IngestReport",
     "InputError",
+    "ModelStoppedError",
     "OllamaLLM",
     "Passage",
     "Problem",

@@ -15,7 +15,7 @@ from qa.choices import is_none_of_the_above, pick
 from qa.citations import drop_invalid
 from qa.doctor import Doctor, DoctorReport
 from qa.embeddings import Embedder, SentenceTransformerEmbedder
-from qa.errors import BackendError, IndexEmptyError, InputError, QAError
+from qa.errors import BackendError, IndexEmptyError, InputError, ModelStoppedError, QAError
 from qa.followup import standalone_question
 from qa.grounding import ground
 from qa.ingest import Ingestor, IngestReport, ProgressCallback
@@ -233,15 +233,22 @@ class Assistant:
         if best >= self.settings.min_relevance and choice is not None:
             pieces: list[str] = []
             try:
-                answer_started = self._draft(choice, question, passages, pieces, on_token)
-            except BackendError as exc:
-                if not choice.automatic or pieces:
-                    raise
-                # 'auto' picked Ollama, and it failed before saying anything: answer with the embedded model.
-                mode, choice, note = self._resolve(requested, backend, fallback(self.settings, exc))
-                pieces.clear()
-                if choice is not None:
+                try:
                     answer_started = self._draft(choice, question, passages, pieces, on_token)
+                except BackendError as exc:
+                    if not choice.automatic or pieces or isinstance(exc, ModelStoppedError):
+                        raise
+                    # 'auto' picked Ollama, and it failed before saying anything: answer with the embedded model.
+                    mode, choice, note = self._resolve(requested, backend, fallback(self.settings, exc))
+                    pieces.clear()
+                    if choice is not None:
+                        answer_started = self._draft(choice, question, passages, pieces, on_token)
+            except ModelStoppedError as exc:
+                if (requested or self.settings.mode) != "auto":
+                    raise
+                # The embedded model's worker crashed or hung: 'auto' quotes the evidence instead, and says why.
+                mode, choice, answer_started = "extract", None, None
+                note = f"{str(exc).rstrip('.')}; quoting the passages."
             if choice is not None:
                 draft = drop_invalid(" ".join("".join(pieces).split()), len(passages))
         name, model = (choice.llm.backend, choice.llm.model) if choice else ("none", "none")

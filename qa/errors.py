@@ -53,5 +53,9 @@ class BackendError(QAError):
     """The language model backend failed (unreachable, model missing, timeout, a reply not in its API)."""
 
 
+class ModelStoppedError(BackendError):
+    """The embedded model's worker process crashed, was killed or went quiet; the next question starts a new one."""
+
+
 class BackendUnreachableError(BackendError):
     """Nothing answers at the backend's address."""

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     )
     embedded_context: int = Field(4096, ge=512, description="Context window (tokens) of the embedded model.")
     threads: int | None = Field(None, ge=1, description="CPU threads for the embedded model; default: all cores.")
+    embedded_timeout: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds the embedded model may go without output (loading included) before its worker "
+        "process is ended and the question answered without it.",
+    )
     max_answer_tokens: int = Field(200, ge=16, description="Longest answer the model may write, in tokens.")
 
     embedding_model: str = Field(

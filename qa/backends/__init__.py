@@ -22,7 +22,9 @@ class BackendChoice:
 
 
 def _embedded(settings: Settings) -> EmbeddedLLM:
-    return EmbeddedLLM(settings.embedded_model_path, settings.embedded_context, settings.threads)
+    return EmbeddedLLM(
+        settings.embedded_model_path, settings.embedded_context, settings.threads, settings.embedded_timeout
+    )
 
 
 def choose_backend(settings: Settings, backend: str | None = None) -> BackendChoice:
