@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: setup llama-build run test lint typecheck unit eval bench clean-index
+.PHONY: setup llama-build run test lint typecheck unit eval bench clean-index train-reader
 
 # llama-cpp-python compiles llama.cpp at install. Its default (GGML_NATIVE) tunes the build to the CPU that compiles
 # it, AMX kernels included, and those crash on load-and-generate on AMX CPUs (issue 23); a native build is also
@@ -60,6 +60,10 @@ EVAL_GATE = --min-accuracy 0.56 --min-overall 0.56 --min-refusal-precision 0.42 
 ## Set up and run the seed eval set with the bundled model; fails below EVAL_GATE.
 eval: setup
 	$(VENV)/bin/qa eval --backend embedded --report evals/reports/seeds $(EVAL_GATE)
+
+## Rebuild the shipped reader (qa/reader/weights) from ../shared/training/ (about an hour on 2 cores).
+train-reader: setup
+	$(PY) -m qa.reader.train --out qa/reader/weights
 
 unit: setup
 	$(PY) -m pytest -m unit
