@@ -8,7 +8,7 @@ import qa.offline  # noqa: F401
 
 # isort: split
 
-from qa.answer import Answer, Citation, Timings
+from qa.answer import Answer, Citation, ShortAnswer, Timings
 from qa.assistant import Assistant, Status
 from qa.backends import LLM, EmbeddedLLM, OllamaLLM
 from qa.doctor import DoctorReport, Problem
@@ -68,6 +68,7 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "Settings",
     "SettingsWarning",
+    "ShortAnswer",
     "Status",
     "StoreError",
     "Timings",

@@ -57,6 +57,17 @@ class Conflict(BaseModel):
     values: list[ConflictValue]
 
 
+class ShortAnswer(BaseModel):
+    """The words of a passage that answer the question: "18", "the United Arab Emirates", "December 28"."""
+
+    text: str
+    n: int = Field(description="The passage it is in: [n].")
+    start: int | None = Field(
+        description="Start in the article body (characters); None for a statement of the article's metadata (its date)."
+    )
+    end: int | None = Field(description="End in the article body (characters), exclusive; None as for start.")
+
+
 class Timings(BaseModel):
     retrieve: float = 0.0
     generate: float = 0.0
@@ -78,6 +89,9 @@ class Answer(BaseModel):
     removed: list[Sentence] = Field(default_factory=list, description="Sentences dropped as unsupported.")
     conflicts: list[Conflict] = Field(default_factory=list)
     choices: list[str] | None = Field(None, description="The options of a multiple-choice question, if any.")
+    short_answer: ShortAnswer | None = Field(
+        None, description="The trained reader's short answer that leads the answer; None when refused or none fits."
+    )
     choice: int | None = Field(None, description="Index of the option the articles back; None when refused.")
     standalone_question: str | None = Field(
         None, description="The follow-up rewritten to stand alone (what was searched), when it was rewritten."
@@ -227,5 +241,21 @@ def grounded_answer(
         sentences=[_sentence(c) for c in grounded.sentences],
         removed=removed,
         conflicts=conflicts,
+        short_answer=_short(grounded),
         passages=list(passages),
+    )
+
+
+def _short(grounded: Grounded) -> ShortAnswer | None:
+    lead = grounded.short
+    if lead is None:
+        return None
+    evidence = lead.evidence
+    if evidence.stated is not None:
+        return ShortAnswer(text=lead.text, n=evidence.passage.n, start=None, end=None)
+    return ShortAnswer(
+        text=lead.text,
+        n=evidence.passage.n,
+        start=evidence.passage.start + lead.start,
+        end=evidence.passage.start + lead.end,
     )

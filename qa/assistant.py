@@ -21,6 +21,7 @@ from qa.grounding import ground
 from qa.ingest import Ingestor, IngestReport, ProgressCallback
 from qa.locking import WaitCallback
 from qa.prompts import answer_prompt
+from qa.reader.runtime import Reader, shared_reader
 from qa.retrieval import HybridRetriever, Passage, bm25_for, renumber
 from qa.settings import MAX_TOP_K, Settings
 from qa.store import ArticleRecord, Store
@@ -42,7 +43,7 @@ class Assistant:
     """Question answering over a folder of news articles.
 
     Dependencies are passed in or built from settings: `Assistant(settings=None, *, llm=None,
-    store=None, embedder=None)`. Models load on first use, so constructing one is cheap.
+    store=None, embedder=None, reader=None)`. Models load on first use, so constructing one is cheap.
     """
 
     def __init__(
@@ -52,12 +53,14 @@ class Assistant:
         llm: LLM | None = None,
         store: Store | None = None,
         embedder: Embedder | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.embedder = embedder or SentenceTransformerEmbedder(
             self.settings.embedding_model, self.settings.embed_batch_size, self.settings.embedding_backend
         )
         self.store = store or Store(self.settings, self.embedder.name)
+        self.reader = reader or shared_reader(precision=self.settings.reader_precision)
         self.retriever = HybridRetriever(self.settings, self.store, self.embedder)
         self._llm = llm
 
@@ -117,7 +120,7 @@ class Assistant:
     def using(self, **overrides: object) -> Assistant:
         """This assistant with some settings changed (e.g. `ollama_model`), sharing its index and encoder."""
         settings = self.settings.model_copy(update=overrides)
-        twin = Assistant(settings, llm=self._llm, store=self.store, embedder=self.embedder)
+        twin = Assistant(settings, llm=self._llm, store=self.store, embedder=self.embedder, reader=self.reader)
         twin.retriever = self.retriever
         return twin
 
@@ -261,6 +264,7 @@ class Assistant:
                 question,
                 passages,
                 self.embedder,
+                self.reader,
                 draft=draft,
                 min_evidence=self.settings.min_evidence,
                 min_similarity=self.settings.min_support,

@@ -18,6 +18,7 @@ from qa.conflicts import Conflict, find_conflict
 from qa.dates import anchor, long_date
 from qa.embeddings import Embedder
 from qa.evidence import Evidence, rank
+from qa.reader.runtime import Reader
 from qa.retrieval import Passage
 from qa.verify import SentenceCheck, verify
 
@@ -34,6 +35,35 @@ class Grounded:
     removed: list[SentenceCheck] = field(default_factory=list)
     conflict: Conflict | None = None
     refused: bool = False
+    short: Short | None = None  # the reader's short answer, which leads the answer text
+
+
+@dataclass(frozen=True)
+class Short:
+    """The short answer: characters [start, end) of the evidence's source (its passage, or its metadata statement)."""
+
+    text: str
+    evidence: Evidence
+    start: int
+    end: int
+
+
+def short_answer(question: str, evidence: Evidence, reader: Reader) -> Short | None:
+    """The reader's short answer inside the sentence that answers, when it prefers that span to no answer and
+    the span says less than the whole sentence (a quote that is all answer needs no lead)."""
+    if evidence.stated is not None:
+        source, start, end = evidence.stated, 0, len(evidence.stated)
+    else:
+        source, start, end = evidence.passage.text, evidence.start, evidence.end
+    span = reader.read(question, [source])[0].span_within(start, end)
+    if span is None or span.margin <= 0:
+        return None
+    text = source[span.start : span.end]
+    trimmed = text.strip(" ,;:.\"'“”‘’()")
+    if not trimmed or len(trimmed) >= 0.8 * len(" ".join(evidence.text.split())):
+        return None
+    at = span.start + text.index(trimmed)
+    return Short(" ".join(trimmed.split()), evidence, at, at + len(trimmed))
 
 
 def _quote(evidence: Evidence) -> SentenceCheck:
@@ -83,12 +113,14 @@ def ground(
     question: str,
     passages: Sequence[Passage],
     embedder: Embedder,
+    reader: Reader | None = None,
     *,
     draft: str | None,
     min_evidence: float,
     min_similarity: float,
 ) -> Grounded:
-    """The answer the reader sees. `draft` is the model's text, or None to answer extractively."""
+    """The answer the user sees. `draft` is the model's text, or None to answer extractively. With a `reader`,
+    the answer leads with its short answer from the sentence backing the first answer sentence ("18 [1]. …")."""
     ranked = rank(question, passages, embedder)
     kept: list[SentenceCheck] = []
     removed: list[SentenceCheck] = []
@@ -121,7 +153,11 @@ def ground(
     if not kept:
         return Grounded(text="", mode=mode, removed=removed, refused=True)
     conflict = find_conflict(question, ranked, min_evidence)
+    backing = kept[0].evidence
+    short = short_answer(question, backing, reader) if reader is not None and backing is not None else None
     text = _as_of(question, kept) + " ".join(c.text for c in kept)
+    if short is not None:
+        text = f"{short.text} [{short.evidence.passage.n}]. {text}"
     if conflict:
         text += " " + _conflict_sentence(conflict)
-    return Grounded(text=text, mode=mode, sentences=kept, removed=removed, conflict=conflict)
+    return Grounded(text=text, mode=mode, sentences=kept, removed=removed, conflict=conflict, short=short)

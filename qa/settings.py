@@ -155,6 +155,11 @@ class Settings(BaseSettings):
         description="Score the best evidence sentence must reach (cosine to the question + key-word share "
         "+ shape bonus); below it the articles do not answer. Calibrated on evals/seeds.jsonl.",
     )
+    reader_precision: Literal["int8", "fp32"] = Field(
+        "fp32",
+        description="The trained reader's weights at run time: 'fp32' (the export as checked against torch) or "
+        "'int8' (quantised from it: faster, refused when it reads unlike fp32, as the shipped weights do today).",
+    )
     min_support: float = Field(
         0.55,
         ge=-1.0,

@@ -21,11 +21,17 @@ def source_id(turn: int, n: int) -> str:
     return f"qa-src-{turn}-{n}"
 
 
-def highlight(passage: str, start: int, end: int) -> str:
-    """The passage escaped, with [start, end) wrapped in <mark>; no mark when the span is not inside it."""
+def highlight(passage: str, start: int, end: int, inner: tuple[int, int] | None = None) -> str:
+    """The passage escaped, with [start, end) wrapped in <mark>; no mark when the span is not inside it. An
+    `inner` span inside the mark (the short answer inside the quote) is also wrapped in <strong>."""
     if not 0 <= start < end <= len(passage):
         return escape(passage)
-    return f"{escape(passage[:start])}<mark>{escape(passage[start:end])}</mark>{escape(passage[end:])}"
+    marked = escape(passage[start:end])
+    if inner is not None and start <= inner[0] < inner[1] <= end:
+        a, b = inner[0] - start, inner[1] - start
+        quote = passage[start:end]
+        marked = f'{escape(quote[:a])}<strong class="qa-short-in">{escape(quote[a:b])}</strong>{escape(quote[b:])}'
+    return f"{escape(passage[:start])}<mark>{marked}</mark>{escape(passage[end:])}"
 
 
 def quote_span(citation: Citation, passage: Passage | None) -> tuple[int, int] | None:
@@ -82,7 +88,14 @@ def answer_html(answer: Answer, turn: int) -> str:
             )
             parts.append(f'<div class="qa-related">Related passages, which do not answer it:<ul>{items}</ul></div>')
     else:
-        parts.append(f'<div class="qa-answer">{link_markers(answer.answer, turn, answer.citations)}</div>')
+        text, short = answer.answer, answer.short_answer
+        lead = f"{short.text} [{short.n}]. " if short else ""
+        if short and text.startswith(lead):
+            # The short answer first, in bold; the sentence that states it below.
+            marker = link_markers(f"[{short.n}]", turn, answer.citations)
+            parts.append(f'<div class="qa-short"><strong>{escape(short.text)}</strong> {marker}</div>')
+            text = text[len(lead) :]
+        parts.append(f'<div class="qa-answer">{link_markers(text, turn, answer.citations)}</div>')
         if answer.mode == "extract" and answer.backend != "none":
             parts.append(
                 '<div class="qa-note">Quoted from the articles: the model\'s own sentences were not verified.</div>'
@@ -121,6 +134,14 @@ def _card(turn: int, n: int, title: str, date: str | None, source: str, body: st
     )
 
 
+def _short_in(answer: Answer, n: int, passage: Passage | None) -> tuple[int, int] | None:
+    """Where the short answer lies in passage [n]'s text, when it is in that passage."""
+    short = answer.short_answer
+    if short is None or short.n != n or passage is None or short.start is None or short.end is None:
+        return None
+    return short.start - passage.start, short.end - passage.start
+
+
 def sources_html(answer: Answer, turn: int) -> str:
     """The source cards of one answer: cited passages with the quote highlighted, or for a refusal the
     related passages that were found."""
@@ -131,8 +152,9 @@ def sources_html(answer: Answer, turn: int) -> str:
     cards = []
     if answer.citations:
         for c in answer.citations:
-            span = quote_span(c, by_n.get(c.n))
-            body = highlight(c.text, *span) if span else escape(c.text)
+            passage = by_n.get(c.n)
+            span = quote_span(c, passage)
+            body = highlight(c.text, *span, _short_in(answer, c.n, passage)) if span else escape(c.text)
             cards.append(_card(turn, c.n, c.title, c.date, c.source, body, c.score, "cited"))
     else:
         for p in answer.passages[:RELATED_SHOWN] if answer.refused else []:
@@ -177,6 +199,8 @@ def article_rows(records: list[ArticleRecord], query: str | None = "") -> list[l
 
 CSS = """
 .qa-rewritten { font-size: 0.85em; opacity: 0.7; font-style: italic; margin-bottom: 4px; }
+.qa-short { font-size: 1.2em; margin-bottom: 4px; }
+.qa-short-in { text-decoration: underline; }
 .qa-refusal { border-left: 4px solid #d97706; background: rgba(217,119,6,0.10); padding: 6px 10px; }
 .qa-related, .qa-removed, .qa-conflict { font-size: 0.9em; margin-top: 6px; }
 .qa-removed del { opacity: 0.75; }
