@@ -75,6 +75,7 @@ class CachedEmbedder:
 def measure(index_dir: Path, questions: list[Question]) -> dict[str, Any]:
     """All timings for one index, in this process (run it in a fresh one: peak RSS is the process's)."""
     from qa import Assistant, SentenceTransformerEmbedder, Settings
+    from qa.retrieval import HybridRetriever
 
     settings = Settings(index_dir=index_dir, backend="embedded", chroma_url=None)
     started = time.perf_counter()
@@ -98,7 +99,9 @@ def measure(index_dir: Path, questions: list[Question]) -> dict[str, Any]:
         embed_times.append(time.perf_counter() - started)
     # The retriever remembers recent retrievals (a repeated question is free): forget them before each one, so
     # every timing is a real retrieval.
-    forget = assistant.retriever.forget_recent
+    hybrid = assistant.retriever
+    assert isinstance(hybrid, HybridRetriever)  # the assistant's own, built from the settings
+    forget = hybrid.forget_recent
     embedder.enabled = True
     for q in questions:
         forget()

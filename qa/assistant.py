@@ -22,7 +22,7 @@ from qa.ingest import Ingestor, IngestReport, ProgressCallback
 from qa.locking import WaitCallback
 from qa.prompts import answer_prompt
 from qa.reader.runtime import Reader, shared_reader
-from qa.retrieval import HybridRetriever, Passage, bm25_for, renumber
+from qa.retrieval import HybridRetriever, Passage, Retriever, bm25_for, renumber
 from qa.settings import MAX_TOP_K, Settings
 from qa.store import ArticleRecord, Store
 
@@ -43,7 +43,7 @@ class Assistant:
     """Question answering over a folder of news articles.
 
     Dependencies are passed in or built from settings: `Assistant(settings=None, *, llm=None,
-    store=None, embedder=None, reader=None)`. Models load on first use, so constructing one is cheap.
+    store=None, embedder=None, reader=None, retriever=None)`. Models load on first use, so constructing one is cheap.
     """
 
     def __init__(
@@ -54,6 +54,7 @@ class Assistant:
         store: Store | None = None,
         embedder: Embedder | None = None,
         reader: Reader | None = None,
+        retriever: Retriever | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.embedder = embedder or SentenceTransformerEmbedder(
@@ -61,7 +62,8 @@ class Assistant:
         )
         self.store = store or Store(self.settings, self.embedder.name)
         self.reader = reader or shared_reader(precision=self.settings.reader_precision)
-        self.retriever = HybridRetriever(self.settings, self.store, self.embedder)
+        # Another retriever (a benchmark's in-memory BM25 one, qa/evals/lexical.py) may stand in for the hybrid one.
+        self.retriever: Retriever = retriever or HybridRetriever(self.settings, self.store, self.embedder)
         self._llm = llm
 
     # --- library --------------------------------------------------------------------------------
@@ -161,7 +163,7 @@ class Assistant:
     ) -> list[Passage]:
         question = _check_question(question)
         top_k = _check_top_k(top_k)
-        if self.store.fingerprint()[1] == 0:  # the count, read at most once a second while nothing changes
+        if self.retriever.is_empty():
             raise IndexEmptyError(
                 f"The index at {self.store.location} is empty; add articles with `qa ingest PATH` first"
             )

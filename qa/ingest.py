@@ -233,7 +233,7 @@ class Ingestor:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-restore-writer")
         try:
             for article, record in stored:
-                chunks, texts = self._chunk(article)
+                chunks, texts = self.chunk_article(article)
                 pending.items.append(_Item(article, _File(record.file_hash, record.file_articles), chunks, texts))
                 pending.chunk_count += len(chunks)
                 if pending.chunk_count >= self.batch_chunks:
@@ -295,7 +295,7 @@ class Ingestor:
                     kept.append(article.doc_id)
                     report.unchanged += 1
                 else:
-                    chunks, texts = self._chunk(article)
+                    chunks, texts = self.chunk_article(article)
                     pending.items.append(_Item(article, source, chunks, texts))
                     pending.chunk_count += len(chunks)
                     new_keys[article.key] += 1
@@ -334,7 +334,7 @@ class Ingestor:
         report.updated += updated
         report.added += sum(new_keys.values()) - updated
 
-    def _chunk(self, article: documents.Article) -> tuple[list[Chunk], list[str]]:
+    def chunk_article(self, article: documents.Article) -> tuple[list[Chunk], list[str]]:
         """The article's chunks, and the text embedded for each (the title travels with every chunk)."""
         window = min(self.settings.chunk_tokens, self.embedder.max_tokens) - 2  # [CLS] and [SEP]
         title_tokens = self.embedder.count_tokens([article.title])[0] + 1

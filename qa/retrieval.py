@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -102,6 +103,21 @@ POSTFILTER_MAX = 1000  # most neighbours asked for before falling back to the id
 RECENT_RETRIEVALS = 256  # retrievals remembered per retriever (the eval repeats each query several times)
 
 
+class Retriever(Protocol):
+    """What answering needs from retrieval: whether there is anything to search, and the passages for a question."""
+
+    def is_empty(self) -> bool: ...
+
+    def retrieve(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> list[Passage]: ...
+
+
 class HybridRetriever:
     """Picks the passages for a question."""
 
@@ -111,6 +127,9 @@ class HybridRetriever:
         self.embedder = embedder
         self._recent: OrderedDict[tuple[object, ...], tuple[Passage, ...]] = OrderedDict()
         self._recent_lock = threading.Lock()
+
+    def is_empty(self) -> bool:
+        return self.store.fingerprint()[1] == 0  # the count, read at most once a second while nothing changes
 
     def retrieve(
         self,

@@ -74,7 +74,7 @@ def test_no_seed_chunk_is_truncated_by_the_embedding_window(embedder: SentenceTr
     for path in sorted(SEEDS.glob("*.txt")):
         for article in parse(path, read_bytes(path, 10**8)):
             assert isinstance(article, Article)
-            chunks, texts = ingestor._chunk(article)
+            chunks, texts = ingestor.chunk_article(article)
             for chunk, text in zip(chunks, texts, strict=True):
                 full = tokenizer(text)["input_ids"]  # with [CLS] and [SEP]
                 assert len(full) <= embedder.max_tokens == 256

@@ -5,10 +5,21 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from qa.evals.realtimeqa import DEFAULT_DATA, load_questions, nota_of, realtimeqa_metrics, run_realtimeqa, select
+from qa.answer import Answer, ShortAnswer
+from qa.evals.realtimeqa import (
+    DEFAULT_DATA,
+    load_questions,
+    nota_of,
+    parse_weeks,
+    realtimeqa_metrics,
+    run_realtimeqa,
+    select,
+    weeks_between,
+)
 from tests.conftest import ROOT, make_settings
 from tests.fake_ollama import FakeOllama
 
@@ -112,6 +123,68 @@ def test_adapter_indexes_answers_and_scores_the_benchmark(
     assert again.metrics["exact_match"] is None and again.backend is None
 
 
+@pytest.mark.integration
+def test_lexical_retrieval_answers_from_the_archive_without_writing_an_index(
+    tiny_benchmark: Path, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "unused")
+    index = tmp_path / "never-written"
+    run = run_realtimeqa(tiny_benchmark, index_dir=index, settings=settings, free_text=False, retrieval="lexical")
+    by_id = {r.question_id: r for r in run.results}
+    assert by_id["q1"].mc_choice == 1 and by_id["q2"].mc_choice == 2 and by_id["q2"].nota_correct
+    assert by_id["q1"].gold_in_retrieved and by_id["q2"].gold_in_retrieved
+    assert run.retrieval == "lexical" and run.index.startswith("(none") and not index.exists()
+
+
+class _Says:
+    """Stands in for the benchmark's assistant: every free-text answer is `answer` with `short` as its short answer."""
+
+    def __init__(self, answer: str, short: str | None, refused: bool = False) -> None:
+        self.answer, self.short, self.refused = answer, short, refused
+
+    def resolve_mode(self) -> tuple[str, None]:
+        return "extract", None
+
+    def retrieve(self, question: str, **_: object) -> list[object]:
+        return []
+
+    def ask(self, question: str, *, choices: list[str] | None = None, **_: object) -> Answer:
+        if choices:
+            return Answer(question=question, answer="", refused=True, backend="choices", model="m", choice=None)
+        short = ShortAnswer(text=self.short, n=1, start=0, end=len(self.short)) if self.short else None
+        return Answer(
+            question=question, answer=self.answer, refused=self.refused, backend="b", model="m", short_answer=short
+        )
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("says", "em", "f1", "short"),
+    [
+        (_Says("Lai Ching-te [1]. Lai Ching-te won the election [1].", "Lai Ching-te"), 1.0, 1.0, "Lai Ching-te"),
+        (_Says("Lai Ching-te won Taiwan's presidential election [1].", None), 0.0, 0.5, None),
+        (_Says("Lai Ching-te [1]. Lai Ching-te won [1].", "Lai Ching-te", refused=True), 0.0, 0.0, "Lai Ching-te"),
+    ],
+)
+def test_free_text_is_scored_from_the_short_answer_when_there_is_one(
+    tiny_benchmark: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    says: _Says,
+    em: float,
+    f1: float,
+    short: str | None,
+) -> None:
+    monkeypatch.setattr("qa.evals.realtimeqa.benchmark_assistant", lambda *_, **__: says)
+    monkeypatch.setattr("qa.evals.realtimeqa.choose_backend", lambda _: SimpleNamespace(llm=None))
+    settings = make_settings(tmp_path / "unused")
+    run = run_realtimeqa(tiny_benchmark, index_dir=tmp_path / "i", settings=settings, limit=1)
+    result = run.results[0]
+    assert result.gold == "Lai Ching-te" and result.free_text == says.answer and result.short_answer == short
+    assert result.exact_match == em and result.f1 == pytest.approx(f1, abs=0.01)
+    assert result.refused is says.refused and result.contains_gold is not says.refused
+
+
 @pytest.mark.unit
 def test_sample_is_fixed_and_limit_takes_the_first(tiny_benchmark: Path) -> None:
     questions = load_questions(tiny_benchmark / "questions.jsonl")
@@ -150,6 +223,47 @@ def test_the_shared_benchmark_files_load() -> None:
     assert len(questions) == len(nota) == 739
     assert {nota_of(q.question_id) for q in nota} == {q.question_id for q in questions}
     assert all(len(q.choices) == 4 and q.answer_idx for q in questions)
+    # The two splits hold every 2024 question; the one 2023 quiz is in neither.
+    calibration = weeks_between(questions, *parse_weeks("calibration"))
+    report = weeks_between(questions, *parse_weeks("report"))
+    assert len(calibration) + len(report) == len(questions) - sum(q.day.year == 2023 for q in questions)
+    assert {q.question_id for q in select(report, limit=None, sample=5)} <= {q.question_id for q in report}
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared RealTimeQA data is not on this machine")
+def test_lexical_chunks_shared_articles_as_ingest_does(tmp_path: Path) -> None:
+    from qa import documents
+    from qa.embeddings import SentenceTransformerEmbedder
+    from qa.evals.lexical import LexicalRetriever, chunk_articles
+    from qa.ingest import Ingestor
+    from qa.reading import read_bytes
+    from qa.store import Store
+
+    with gzip.open(SHARED / "articles.jsonl.gz", "rt", encoding="utf-8") as lines:
+        few = [next(lines) for _ in range(5)]
+    archive = tmp_path / "few.jsonl.gz"
+    with gzip.open(archive, "wt", encoding="utf-8") as out:
+        out.writelines(few)
+    settings = make_settings(tmp_path / "scratch")
+    embedder = SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
+    chunks, embedded = chunk_articles(archive, settings, embedder)
+    assert {c.doc_id for c in chunks} and len(embedded) == len(chunks)
+    ingestor = Ingestor(settings, Store(settings, embedder.name), embedder)
+    first = next(a for a in documents.parse(archive, read_bytes(archive, 10**8)) if isinstance(a, documents.Article))
+    pieces, texts = ingestor.chunk_article(first)
+    mine = [c for c in chunks if c.doc_id == first.doc_id]
+    assert [c.text for c in mine] == [p.text for p in pieces]
+    assert [embedded[c.chunk_id] for c in mine] == texts
+
+    retriever = LexicalRetriever(settings, chunks, embedded, embedder)
+    passages = retriever.retrieve(first.title, top_k=3)
+    assert (
+        passages and passages[0].doc_id == first.doc_id and [p.n for p in passages] == list(range(1, len(passages) + 1))
+    )
+    assert all(-1.0 <= p.score <= 1.0 for p in passages) and passages[0].score > 0.3
+    assert sum(p.doc_id == first.doc_id for p in passages) <= settings.per_article
+    assert not (tmp_path / "scratch").exists()
 
 
 @pytest.mark.integration

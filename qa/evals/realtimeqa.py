@@ -1,27 +1,30 @@
 """RealTimeQA (weekly news quizzes) scored the way its paper does: MC accuracy, NOTA accuracy, EM/F1.
 
 The data is read where it lies (`../shared/benchmarks/realtimeqa-2024h1/`, see its README) and never copied;
-its 4,735 articles are indexed once into their own index directory and reused while they are unchanged.
+its 4,735 articles are indexed once into their own index directory and reused while they are unchanged, or,
+with `retrieval="lexical"`, chunked in memory and searched by BM25 alone (qa/evals/lexical.py), nothing written.
+`weeks` keeps the questions dated in a range (`parse_weeks`); `limit` / `sample` then choose among those.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import random
 import re
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
 from qa.answer import Citation
 from qa.assistant import Assistant
-from qa.backends import choose_backend
+from qa.backends import LLM, choose_backend
 from qa.dates import as_stated
-from qa.errors import QAError
+from qa.errors import InputError, QAError
 from qa.evals.matching import contains_answer, exact_match, percentile, token_f1, unsupported_numbers
 from qa.facts import normalize, numbers_in
 from qa.ingest import ProgressCallback
@@ -40,6 +43,15 @@ REFERENCE = {
     "closed_book_mc_accuracy": 43.6,
 }
 _EXCEPT = re.compile(r"\bexcept\W*$", re.IGNORECASE)
+RETRIEVALS = ("hybrid", "lexical")
+# Named week ranges: thresholds are calibrated on the first quarter and reported on the second.
+SPLITS = {"calibration": "2024-01..2024-03", "report": "2024-04..2024-06"}
+WEEKS_FORM = (
+    "expected FROM..TO as months (2024-01..2024-03) or days (2024-04-05..2024-04-26), "
+    f"one month (2024-02), or a split ({', '.join(SPLITS)})"
+)
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class Question(BaseModel):
@@ -57,6 +69,16 @@ class Question(BaseModel):
     def date(self) -> str:
         return self.question_date.replace("/", "-")
 
+    @property
+    def day(self) -> dt.date:
+        """The question date as a date (the files write both 2024/01/05 and 2024-01-05)."""
+        try:
+            return dt.date.fromisoformat(self.date)
+        except ValueError:
+            raise QAError(
+                f"Question {self.question_id}: question_date {self.question_date!r} is not YYYY/MM/DD"
+            ) from None
+
 
 class QuestionResult(BaseModel):
     question_id: str
@@ -67,6 +89,7 @@ class QuestionResult(BaseModel):
     nota_choice: int | None
     nota_correct: bool
     free_text: str | None = None
+    short_answer: str | None = Field(None, description="The reader's short answer; EM/F1 score it when there is one.")
     exact_match: float | None = None
     f1: float | None = None
     refused: bool | None = None
@@ -83,11 +106,21 @@ class QuestionResult(BaseModel):
 class RealTimeQARun(BaseModel):
     data: str
     index: str
+    retrieval: str = "hybrid"  # "lexical": BM25 over the chunks in memory, no dense search (qa/evals/lexical.py)
     questions: int
     backend: str | None
     model: str | None
     mode: str | None = None  # how the free-text answers were made: "generate" or "extract"
     created: str
+    # Which questions were asked: the week range (a split's range when `split` is set; None = every week), how
+    # many questions it holds, then --limit / --sample, and the first and last question date asked.
+    weeks: str | None = None
+    split: str | None = None
+    questions_in_weeks: int | None = None
+    limit: int | None = None
+    sample: int | None = None
+    first_date: str | None = None
+    last_date: str | None = None
     index_seconds: float
     seconds: float
     metrics: dict[str, float | None]
@@ -129,6 +162,41 @@ def load_article_texts(path: Path) -> dict[str, str]:
         return {record["id"]: record.get("text") or "" for record in map(json.loads, lines)}
 
 
+def _bound(text: str, *, last: bool) -> dt.date:
+    """A month (its first or, with `last`, its last day) or an exact day; ValueError otherwise."""
+    if _DAY.fullmatch(text):
+        return dt.date.fromisoformat(text)
+    month = _MONTH.fullmatch(text)
+    if not month:
+        raise ValueError(text)
+    first = dt.date(int(month[1]), int(month[2]), 1)
+    return (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1) if last else first
+
+
+def parse_weeks(text: str) -> tuple[dt.date, dt.date]:
+    """The first and last day (inclusive) of a week range: "2024-01..2024-03" is 2024-01-01 to 2024-03-31,
+    "2024-04-05..2024-04-26" those exact days, "2024-02" that month, "calibration" / "report" their SPLITS range.
+    Raises InputError naming the expected form."""
+    if not isinstance(text, str):
+        raise InputError(f"weeks must be a str like 2024-01..2024-03, got {type(text).__name__} {text!r}")
+    given = SPLITS.get(text.strip(), text.strip())
+    parts = [part.strip() for part in given.split("..")] if ".." in given else [given, given]
+    try:
+        if len(parts) != 2:
+            raise ValueError(given)
+        start, end = _bound(parts[0], last=False), _bound(parts[1], last=True)
+    except ValueError:
+        raise InputError(f"{text!r} is not a week range: {WEEKS_FORM}") from None
+    if start > end:
+        raise InputError(f"{text!r} is not a week range: {start} comes after {end}; {WEEKS_FORM}")
+    return start, end
+
+
+def weeks_between(questions: Sequence[Question], start: dt.date, end: dt.date) -> list[Question]:
+    """The questions dated from `start` to `end`, both included, in their order."""
+    return [q for q in questions if start <= q.day <= end]
+
+
 def select(questions: list[Question], *, limit: int | None, sample: int | None) -> list[Question]:
     """The first `limit` questions, or a fixed random `sample` of them (same seed, same sample)."""
     if sample is not None:
@@ -143,6 +211,33 @@ def _holds(passages: Sequence[Passage | Citation], gold: str) -> bool:
     return any(needle in f" {normalize(p.title + ' ' + p.text)} " for p in passages)
 
 
+def benchmark_assistant(
+    articles: Path,
+    settings: Settings,
+    *,
+    retrieval: str = "hybrid",
+    llm: LLM | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Assistant:
+    """An assistant over the benchmark's archive: indexed into `settings.index_dir` (incrementally), or with
+    `retrieval="lexical"` chunked into memory for BM25 (qa/evals/lexical.py), nothing written."""
+    if retrieval == "lexical":
+        from qa.evals.lexical import LexicalRetriever
+
+        # A store in a scratch folder of its own, only for the Assistant's signature: nothing opens or writes it.
+        scratch = settings.model_copy(update={"index_dir": Path(tempfile.mkdtemp(prefix="qa-rtqa-lexical-"))})
+        base = Assistant(scratch, llm=llm)
+        lexical = LexicalRetriever.from_archive(articles, scratch, base.embedder)
+        return Assistant(scratch, llm=llm, store=base.store, embedder=base.embedder, retriever=lexical)
+    # The benchmark's own archive is larger than the size a user's upload may decompress to.
+    archive = settings.model_copy(update={"max_file_mb": max(settings.max_file_mb, 1000.0)})
+    assistant = Assistant(settings, llm=llm)
+    Assistant(archive, llm=None, store=assistant.store, embedder=assistant.embedder).ingest(
+        [articles], prune=False, on_progress=on_progress
+    )
+    return assistant
+
+
 def run_realtimeqa(
     data: str | Path = DEFAULT_DATA,
     *,
@@ -151,14 +246,36 @@ def run_realtimeqa(
     backend: str | None = None,
     limit: int | None = None,
     sample: int | None = None,
+    weeks: str | None = None,
     free_text: bool = True,
+    retrieval: str = "hybrid",
     on_progress: ProgressCallback | None = None,
     on_question: Callable[[QuestionResult], None] | None = None,
 ) -> RealTimeQARun:
-    """Index the benchmark's articles (incrementally), then answer each question three ways and score them."""
+    """Index the benchmark's articles (incrementally), then answer each question three ways and score them.
+
+    `weeks` (a range for `parse_weeks`, or a split name) keeps the questions dated in it; `limit` / `sample`
+    then choose among those. `retrieval="lexical"` skips the index: BM25 over the chunks in memory
+    (qa/evals/lexical.py), for runs that cannot wait for the archive to be embedded."""
+    if retrieval not in RETRIEVALS:
+        raise QAError(f"retrieval must be 'hybrid' or 'lexical', got {retrieval!r}")
     data = Path(data)
     articles = _require(data, "articles.jsonl.gz")
-    questions = select(load_questions(_require(data, "questions.jsonl")), limit=limit, sample=sample)
+    path = _require(data, "questions.jsonl")
+    pool = load_questions(path)
+    split = None
+    if weeks is not None:
+        start, end = parse_weeks(weeks)
+        split = weeks.strip() if weeks.strip() in SPLITS else None
+        weeks = SPLITS.get(weeks.strip(), weeks.strip())
+        dated = weeks_between(pool, start, end)
+        if not dated:
+            days = sorted(q.day for q in pool)
+            held = f"its questions are dated {days[0]} to {days[-1]}" if days else "it holds no questions"
+            raise QAError(f"No question of {path} is dated {start} to {end} (weeks {weeks}); {held}")
+        pool = dated
+    questions = select(pool, limit=limit, sample=sample)
+    days = sorted(q.day for q in questions)
     nota = {nota_of(q.question_id): q for q in load_questions(_require(data, "questions_nota.jsonl"))}
     texts = load_article_texts(articles)
 
@@ -166,11 +283,10 @@ def run_realtimeqa(
     if backend:
         settings = settings.model_copy(update={"backend": backend})
     llm = choose_backend(settings).llm if free_text else None
-    assistant = Assistant(settings, llm=llm)
-    mode = assistant.resolve_mode()[0] if free_text else None
     started = time.perf_counter()
-    assistant.ingest([articles], prune=False, on_progress=on_progress)
+    assistant = benchmark_assistant(articles, settings, retrieval=retrieval, llm=llm, on_progress=on_progress)
     indexed = time.perf_counter()
+    mode = assistant.resolve_mode()[0] if free_text else None
 
     results = []
     for q in questions:
@@ -197,17 +313,22 @@ def run_realtimeqa(
         )
         if free_text and not _EXCEPT.search(q.question):
             answer = assistant.ask(q.question, date_to=q.date)
-            prediction = "" if answer.refused else answer.answer
+            spoken = "" if answer.refused else answer.answer
+            short = answer.short_answer.text if answer.short_answer else None
+            # The gold is a short answer (a name, a number): the reader's short answer is scored when there is
+            # one, else the whole answer; a refusal scores as empty.
+            prediction = "" if answer.refused else short or spoken
             result.free_text = answer.answer
+            result.short_answer = short
             result.exact_match = exact_match(prediction, gold)
             result.f1 = token_f1(prediction, gold)
             result.refused = answer.refused
-            result.contains_gold = contains_answer(prediction, [gold]) is not None
+            result.contains_gold = contains_answer(spoken, [gold]) is not None
             result.citations = len(answer.citations)
             result.citations_with_gold = sum(_holds([c], gold) for c in answer.citations)
-            result.numbers = len(numbers_in(prediction))
+            result.numbers = len(numbers_in(spoken))
             result.unsupported_numbers = unsupported_numbers(
-                prediction, [f"{c.title}. {as_stated(c.text, c.date)}" for c in answer.citations]
+                spoken, [f"{c.title}. {as_stated(c.text, c.date)}" for c in answer.citations]
             )
         result.seconds = round(time.perf_counter() - began, 2)
         results.append(result)
@@ -216,12 +337,20 @@ def run_realtimeqa(
 
     return RealTimeQARun(
         data=str(data),
-        index=str(settings.index_dir),
+        index=str(settings.index_dir) if retrieval == "hybrid" else "(none: BM25 in memory)",
+        retrieval=retrieval,
         questions=len(results),
         backend=llm.backend if llm else None,
         model=llm.model if llm else None,
         mode=mode,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        weeks=weeks,
+        split=split,
+        questions_in_weeks=len(pool),
+        limit=limit,
+        sample=sample,
+        first_date=days[0].isoformat() if days else None,
+        last_date=days[-1].isoformat() if days else None,
         index_seconds=round(indexed - started, 1),
         seconds=round(time.perf_counter() - indexed, 1),
         metrics=realtimeqa_metrics(results),

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.evals.results import EvalRun, Metrics
+
+if TYPE_CHECKING:  # realtimeqa imports the assistant; the seed-set report does not need it
+    from qa.evals.realtimeqa import RealTimeQARun
 
 HEADLINE = (
     ("accuracy", "answer accuracy (answerable)"),
@@ -27,6 +31,27 @@ def headline(metrics: Metrics) -> list[tuple[str, str, float | None]]:
 
 def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def realtimeqa_data(run: RealTimeQARun) -> str:
+    """What a RealTimeQA run was asked, in one line: the data folder, the weeks, how many questions, their dates,
+    and the retrieval."""
+    if run.split:
+        weeks = f"split {run.split} (weeks {run.weeks})"
+    else:
+        weeks = f"weeks {run.weeks}" if run.weeks else "all weeks"
+    count = f"{run.questions} question{'' if run.questions == 1 else 's'}"
+    if run.questions_in_weeks is not None and run.questions_in_weeks != run.questions:
+        count += f" of {run.questions_in_weeks}"
+    if run.sample is not None:
+        count += f" (fixed sample of {run.sample})"
+    elif run.limit is not None:
+        count += f" (first {run.limit})"
+    dates = f"dated {run.first_date} to {run.last_date}" if run.first_date else "none dated"
+    retrieval = (
+        "lexical retrieval (BM25 in memory, no dense search)" if run.retrieval == "lexical" else "hybrid retrieval"
+    )
+    return f"data {run.data} · {weeks} · {count}, {dates} · {retrieval}"
 
 
 def write_chart(run: EvalRun, path: Path) -> Path:
