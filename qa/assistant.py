@@ -270,6 +270,7 @@ class Assistant:
                 draft=draft,
                 min_evidence=self.settings.min_evidence,
                 min_similarity=self.settings.min_support,
+                min_short_margin=self.settings.min_short_margin,
             )
             answer = grounded_answer(question, grounded, passages, backend=name, model=model)
         finished = time.perf_counter()

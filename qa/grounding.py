@@ -48,15 +48,16 @@ class Short:
     end: int
 
 
-def short_answer(question: str, evidence: Evidence, reader: Reader) -> Short | None:
-    """The reader's short answer inside the sentence that answers, when it prefers that span to no answer and
-    the span says less than the whole sentence (a quote that is all answer needs no lead)."""
+def short_answer(question: str, evidence: Evidence, reader: Reader, min_margin: float | None = None) -> Short | None:
+    """The reader's best span inside the sentence that answers, when the span says less than the whole sentence
+    (a quote that is all answer needs no lead) and, with `min_margin`, when the reader prefers it to no answer by
+    more than that."""
     if evidence.stated is not None:
         source, start, end = evidence.stated, 0, len(evidence.stated)
     else:
         source, start, end = evidence.passage.text, evidence.start, evidence.end
     span = reader.read(question, [source])[0].span_within(start, end)
-    if span is None or span.margin <= 0:
+    if span is None or (min_margin is not None and span.margin <= min_margin):
         return None
     text = source[span.start : span.end]
     trimmed = text.strip(" ,;:.\"'“”‘’()")
@@ -118,6 +119,7 @@ def ground(
     draft: str | None,
     min_evidence: float,
     min_similarity: float,
+    min_short_margin: float | None = None,
 ) -> Grounded:
     """The answer the user sees. `draft` is the model's text, or None to answer extractively. With a `reader`,
     the answer leads with its short answer from the sentence backing the first answer sentence ("18 [1]. …")."""
@@ -154,7 +156,11 @@ def ground(
         return Grounded(text="", mode=mode, removed=removed, refused=True)
     conflict = find_conflict(question, ranked, min_evidence)
     backing = kept[0].evidence
-    short = short_answer(question, backing, reader) if reader is not None and backing is not None else None
+    short = (
+        short_answer(question, backing, reader, min_short_margin)
+        if reader is not None and backing is not None
+        else None
+    )
     text = _as_of(question, kept) + " ".join(c.text for c in kept)
     if short is not None:
         text = f"{short.text} [{short.evidence.passage.n}]. {text}"

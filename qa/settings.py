@@ -160,6 +160,13 @@ class Settings(BaseSettings):
         description="The trained reader's weights at run time: 'fp32' (the export as checked against torch) or "
         "'int8' (quantised from it: faster, refused when it reads unlike fp32, as the shipped weights do today).",
     )
+    min_short_margin: float | None = Field(
+        None,
+        description="How much the trained reader must prefer its best span in the answering sentence to 'no answer' "
+        "(start + end logits) for the span to lead the answer as its short answer; None: the best span always "
+        "leads (the sentence was already judged to answer). None was chosen on RealTimeQA's calibration weeks "
+        "(evals/README.md).",
+    )
     min_support: float = Field(
         0.55,
         ge=-1.0,

@@ -1,0 +1,111 @@
+"""Which sentence answers: today's evidence ranking (qa/evidence.py) against the trained reader's, on RealTimeQA
+weeks we do not report on.
+
+    python evals/compare_rankers.py [--data ../shared/benchmarks/realtimeqa-2024h1] [--weeks calibration]
+        [--sample N] [--out evals/reports/rankers.json]
+
+For each question (asked with `date_to` = its quiz date, top-5 passages by lexical retrieval as
+`qa eval --set realtimeqa --retrieval lexical` does): the best sentence by each ranker, whether it holds the gold
+choice text, and its score. Printed per ranker: how often its best sentence holds the gold text (of all questions
+and of those whose passages hold it), and how well its score separates best sentences that hold the gold text
+from those that do not (AUC: what one refusal threshold on that score can do). The reader becomes the default
+ranking only where it beats the evidence ranking here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from qa import Settings
+from qa.evals.matching import contains_answer
+from qa.evals.realtimeqa import (
+    DEFAULT_DATA,
+    SPLITS,
+    benchmark_assistant,
+    load_questions,
+    parse_weeks,
+    select,
+    weeks_between,
+)
+from qa.evidence import rank, sentences_of
+
+
+def auc(scores_right: list[float], scores_wrong: list[float]) -> float | None:
+    """The chance that a best sentence holding the gold text scores above one that does not (ties count half)."""
+    if not scores_right or not scores_wrong:
+        return None
+    wins = sum((r > w) + 0.5 * (r == w) for r in scores_right for w in scores_wrong)
+    return wins / (len(scores_right) * len(scores_wrong))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--weeks", default="calibration")
+    parser.add_argument("--sample", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=Path("evals/reports/rankers.json"))
+    args = parser.parse_args()
+    first, last = parse_weeks(args.weeks)
+    if last >= parse_weeks(SPLITS["report"])[0]:
+        print("error: compare on weeks before 2024-04 only: 2024-04..2024-06 is what we report on", file=sys.stderr)
+        return 2
+    settings = Settings()
+    assistant = benchmark_assistant(args.data / "articles.jsonl.gz", settings, retrieval="lexical")
+    questions = select(
+        weeks_between(load_questions(args.data / "questions.jsonl"), first, last), limit=None, sample=args.sample
+    )
+    rows = []
+    started = time.perf_counter()
+    for k, q in enumerate(questions, start=1):
+        gold = q.answer_text[0]
+        passages = assistant.retrieve(q.question, date_to=q.date)
+        row: dict[str, object] = {
+            "question_id": q.question_id,
+            "gold_in_passages": any(contains_answer(f"{p.title} {p.text}", [gold]) for p in passages),
+        }
+        rules = rank(q.question, passages, assistant.embedder)
+        row["rules_score"] = rules[0].score if rules else 0.0
+        row["rules_holds"] = bool(rules and contains_answer(rules[0].text, [gold]))
+        candidates = [c for c in sentences_of(passages) if c.stated is None]
+        readings = {
+            p.chunk_id: r for p, r in zip(passages, assistant.reader.read(q.question, [p.text for p in passages]))
+        }
+        scored = [(readings[c.passage.chunk_id].sentence_score(c.start, c.end), c) for c in candidates]
+        best = max(scored, key=lambda s: s[0], default=None)
+        row["reader_score"] = round(best[0], 4) if best else 0.0
+        row["reader_holds"] = bool(best and contains_answer(best[1].text, [gold]))
+        rows.append(row)
+        if k % 20 == 0:
+            print(f"{k}/{len(questions)} questions, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+
+    answerable = [r for r in rows if r["gold_in_passages"]]
+    print(
+        f"{len(rows)} questions of weeks {args.weeks} ({args.data}), lexical retrieval, top 5 passages; "
+        f"{len(answerable)} with the gold text in their passages"
+    )
+    print("ranker    best holds gold (all)  (gold in passages)  AUC of the best sentence's score")
+    summary = {}
+    for name in ("rules", "reader"):
+        holds = [bool(r[f"{name}_holds"]) for r in rows]
+        right = [float(r[f"{name}_score"]) for r in rows if r[f"{name}_holds"]]  # type: ignore[arg-type]
+        wrong = [float(r[f"{name}_score"]) for r in rows if not r[f"{name}_holds"]]  # type: ignore[arg-type]
+        share = sum(holds) / max(1, len(rows))
+        share_answerable = sum(bool(r[f"{name}_holds"]) for r in answerable) / max(1, len(answerable))
+        area = auc(right, wrong)
+        summary[name] = {"holds": share, "holds_when_in_passages": share_answerable, "auc": area}
+        print(f"{name:8}  {share:21.3f}  {share_answerable:18.3f}  {'n/a' if area is None else f'{area:.3f}'}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps({"data": str(args.data), "weeks": args.weeks, "summary": summary, "rows": rows}, indent=1) + "\n",
+        encoding="utf-8",
+    )
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
