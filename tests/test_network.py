@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -83,7 +84,10 @@ def test_the_web_ui_contacts_only_loopback_through_uploads_and_answers(tmp_path:
     port = free_port()
     log = tmp_path / "trace.log"
     command = traced(log, sys.executable, str(ROOT / "app.py"), "--port", str(port))
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A session of its own: stopping strace alone detaches it and leaves the traced app.py serving.
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         url = f"http://127.0.0.1:{port}/"
         client = None
@@ -117,10 +121,10 @@ def test_the_web_ui_contacts_only_loopback_through_uploads_and_answers(tmp_path:
         )
         assert messages
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # strace and the app it traces
         try:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait()
     assert outside_contacts(log) == []

@@ -1,0 +1,166 @@
+"""Would a learned mix of the evidence ranking and the trained reader pick the answering sentence better than either?
+
+    python evals/combine_rankers.py [--data ../shared/benchmarks/realtimeqa-2024h1] [--weeks calibration]
+        [--sample N] [--out evals/reports/combine.json]
+
+An experiment on RealTimeQA weeks we do not report on, not a shipped ranker. For each question (top-5 passages
+by lexical retrieval, `date_to` = its quiz date), every candidate sentence gets the features: the evidence
+ranking's score and whether it has the answer's shape (qa/evidence.py), the reader's probability that it answers,
+the reader's best span margin inside it, and the reader's probability that its passage answers. The label: the
+sentence holds the gold choice text. A logistic regression is fitted in 5 folds split by question; for the held-out
+fold's questions the best sentence by each score is checked. Printed: how often the best sentence holds the gold
+text, by the rules, the reader and the mix, and the AUC of each best sentence's score (what one refusal
+threshold can do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qa import Settings
+from qa.evals.matching import contains_answer
+from qa.evals.realtimeqa import (
+    DEFAULT_DATA,
+    SPLITS,
+    benchmark_assistant,
+    load_questions,
+    parse_weeks,
+    select,
+    weeks_between,
+)
+from qa.evidence import Evidence, rank
+
+FEATURES = ["rules", "shape_first", "reader", "margin", "passage"]
+FOLDS = 5
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def collect(data: Path, weeks: str, sample: int | None) -> list[dict[str, object]]:
+    first, last = parse_weeks(weeks)
+    assistant = benchmark_assistant(data / "articles.jsonl.gz", Settings(), retrieval="lexical")
+    questions = select(weeks_between(load_questions(data / "questions.jsonl"), first, last), limit=None, sample=sample)
+    rows: list[dict[str, object]] = []
+    started = time.perf_counter()
+    for k, q in enumerate(questions, start=1):
+        passages = assistant.retrieve(q.question, date_to=q.date)
+        ranked = rank(q.question, passages, assistant.embedder)
+        readings = dict(
+            zip((p.chunk_id for p in passages), assistant.reader.read(q.question, [p.text for p in passages]))
+        )
+        for position, evidence in enumerate(ranked):
+            if evidence.stated is not None:
+                continue
+            reading = readings[evidence.passage.chunk_id]
+            span = reading.span_within(evidence.start, evidence.end)
+            rows.append(
+                {
+                    "question": q.question_id,
+                    "rules": evidence.score,
+                    "shape_first": float(_in_shape_group(ranked, position)),
+                    "reader": _logit(reading.sentence_score(evidence.start, evidence.end)),
+                    "margin": max(-15.0, span.margin) if span else -15.0,
+                    "passage": _logit(reading.passage),
+                    "holds": bool(contains_answer(evidence.text, [q.answer_text[0]])),
+                }
+            )
+        if k % 20 == 0:
+            print(f"{k}/{len(questions)} questions, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def _in_shape_group(ranked: list[Evidence], position: int) -> bool:
+    """Whether the sentence sorts in rank()'s first group (scores fall within a group; a rise starts the next)."""
+    return all(ranked[i].score <= ranked[i - 1].score for i in range(1, position + 1))
+
+
+def fit(x: np.ndarray, y: np.ndarray, steps: int = 3000, rate: float = 0.1, l2: float = 1e-3) -> np.ndarray:
+    """Logistic regression by gradient descent on standardised features; weights include the bias last."""
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    positive = max(1.0, float(y.sum()))
+    weights = np.where(y == 1, len(y) / (2 * positive), len(y) / (2 * max(1.0, len(y) - positive)))
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(xb @ w)))
+        grad = xb.T @ ((p - y) * weights) / len(y) + l2 * np.r_[w[:-1], 0.0]
+        w -= rate * grad
+    return w
+
+
+def auc(right: list[float], wrong: list[float]) -> float | None:
+    if not right or not wrong:
+        return None
+    return sum((r > w) + 0.5 * (r == w) for r in right for w in wrong) / (len(right) * len(wrong))
+
+
+def evaluate(rows: list[dict[str, object]]) -> dict[str, dict[str, float | None]]:
+    questions = sorted({str(r["question"]) for r in rows})
+    fold_of = {q: i % FOLDS for i, q in enumerate(questions)}
+    x = np.array([[float(r[f]) for f in FEATURES] for r in rows])  # type: ignore[arg-type]
+    y = np.array([1.0 if r["holds"] else 0.0 for r in rows])
+    mixed = np.zeros(len(rows))
+    for fold in range(FOLDS):
+        train = np.array([fold_of[str(r["question"])] != fold for r in rows])
+        mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-9
+        w = fit((x[train] - mean) / std, y[train])
+        held = ~train
+        mixed[held] = np.hstack([(x[held] - mean) / std, np.ones((held.sum(), 1))]) @ w
+    scores = {
+        "rules": [(float(r["shape_first"]), float(r["rules"])) for r in rows],  # type: ignore[arg-type]
+        "reader": [(0.0, float(r["reader"])) for r in rows],  # type: ignore[arg-type]
+        "mix": [(0.0, float(m)) for m in mixed],
+    }
+    result: dict[str, dict[str, float | None]] = {}
+    for name, keyed in scores.items():
+        best: dict[str, tuple[tuple[float, float], bool]] = {}
+        for r, key in zip(rows, keyed):
+            q = str(r["question"])
+            if q not in best or key > best[q][0]:
+                best[q] = (key, bool(r["holds"]))
+        right = [k[1] for k, h in best.values() if h]
+        wrong = [k[1] for k, h in best.values() if not h]
+        result[name] = {"best_holds_gold": len(right) / max(1, len(questions)), "auc": auc(right, wrong)}
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--weeks", default="calibration")
+    parser.add_argument("--sample", type=int, default=None)
+    parser.add_argument("--rows", type=Path, help="reuse the rows of an earlier run (its --out file)")
+    parser.add_argument("--out", type=Path, default=Path("evals/reports/combine.json"))
+    args = parser.parse_args()
+    if parse_weeks(args.weeks)[1] >= parse_weeks(SPLITS["report"])[0]:
+        print("error: experiment on weeks before 2024-04 only: 2024-04..2024-06 is what we report on", file=sys.stderr)
+        return 2
+    rows = (
+        json.loads(args.rows.read_text(encoding="utf-8"))["rows"]
+        if args.rows
+        else collect(args.data, args.weeks, args.sample)
+    )
+    result = evaluate(rows)
+    print(
+        f"{len({r['question'] for r in rows})} questions of weeks {args.weeks}, {len(rows)} candidate sentences, "
+        f"{FOLDS}-fold by question"
+    )
+    for name, figures in result.items():
+        area = "n/a" if figures["auc"] is None else f"{figures['auc']:.3f}"
+        print(f"{name:7} best sentence holds gold {figures['best_holds_gold']:.3f}  AUC {area}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"weeks": args.weeks, "result": result, "rows": rows}) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
