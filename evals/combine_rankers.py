@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import Settings
-from qa.evals.matching import contains_answer
+from qa.evals.matching import auc, contains_answer
 from qa.evals.realtimeqa import (
     DEFAULT_DATA,
     SPLITS,
@@ -95,12 +95,6 @@ def fit(x: np.ndarray, y: np.ndarray, steps: int = 3000, rate: float = 0.1, l2: 
         grad = xb.T @ ((p - y) * weights) / len(y) + l2 * np.r_[w[:-1], 0.0]
         w -= rate * grad
     return w
-
-
-def auc(right: list[float], wrong: list[float]) -> float | None:
-    if not right or not wrong:
-        return None
-    return sum((r > w) + 0.5 * (r == w) for r in right for w in wrong) / (len(right) * len(wrong))
 
 
 def evaluate(rows: list[dict[str, object]]) -> dict[str, dict[str, float | None]]:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from qa import Settings
-from qa.evals.matching import contains_answer
+from qa.evals.matching import auc, contains_answer
 from qa.evals.realtimeqa import (
     DEFAULT_DATA,
     SPLITS,
@@ -32,14 +32,6 @@ from qa.evals.realtimeqa import (
     weeks_between,
 )
 from qa.evidence import rank, sentences_of
-
-
-def auc(scores_right: list[float], scores_wrong: list[float]) -> float | None:
-    """The chance that a best sentence holding the gold text scores above one that does not (ties count half)."""
-    if not scores_right or not scores_wrong:
-        return None
-    wins = sum((r > w) + 0.5 * (r == w) for r in scores_right for w in scores_wrong)
-    return wins / (len(scores_right) * len(scores_wrong))
 
 
 def main() -> int:

@@ -103,6 +103,41 @@ POSTFILTER_MAX = 1000  # most neighbours asked for before falling back to the id
 RECENT_RETRIEVALS = 256  # retrievals remembered per retriever (the eval repeats each query several times)
 
 
+class RecentRetrievals:
+    """The last RECENT_RETRIEVALS retrievals by key, oldest dropped first; safe across threads."""
+
+    def __init__(self) -> None:
+        self._passages: OrderedDict[tuple[object, ...], tuple[Passage, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> list[Passage] | None:
+        with self._lock:
+            if key not in self._passages:
+                return None
+            self._passages.move_to_end(key)
+            return list(self._passages[key])
+
+    def put(self, key: tuple[object, ...], passages: Sequence[Passage]) -> None:
+        with self._lock:
+            self._passages[key] = tuple(passages)
+            while len(self._passages) > RECENT_RETRIEVALS:
+                self._passages.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._passages.clear()
+
+
+def checked_request(
+    settings: Settings, top_k: int | None, date_from: str | None, date_to: str | None
+) -> tuple[int, str | None, str | None]:
+    """top_k (the settings' by default) and the date range, checked, as every retriever takes them."""
+    top_k = top_k or settings.top_k
+    if top_k < 1:
+        raise ConfigError(f"top_k must be at least 1, got {top_k}")
+    return (top_k, *_check_range(date_from, date_to))
+
+
 class Retriever(Protocol):
     """What answering needs from retrieval: whether there is anything to search, and the passages for a question."""
 
@@ -125,8 +160,7 @@ class HybridRetriever:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self._recent: OrderedDict[tuple[object, ...], tuple[Passage, ...]] = OrderedDict()
-        self._recent_lock = threading.Lock()
+        self._recent = RecentRetrievals()
 
     def is_empty(self) -> bool:
         return self.store.fingerprint()[1] == 0  # the count, read at most once a second while nothing changes
@@ -139,30 +173,22 @@ class HybridRetriever:
         date_from: str | None = None,
         date_to: str | None = None,
     ) -> list[Passage]:
-        top_k = top_k or self.settings.top_k
-        if top_k < 1:
-            raise ConfigError(f"top_k must be at least 1, got {top_k}")
-        date_from, date_to = _check_range(date_from, date_to)
+        top_k, date_from, date_to = checked_request(self.settings, top_k, date_from, date_to)
         candidates = max(self.settings.candidates, top_k)
         fingerprint = self.store.fingerprint()
         # The same question on the same index gives the same passages: the multiple-choice path and the eval
         # ask it several times. Keyed on the index's fingerprint, so an ingest anywhere makes it miss.
         key = (question, top_k, candidates, self.settings.per_article, date_from, date_to, fingerprint)
-        with self._recent_lock:
-            if key in self._recent:
-                self._recent.move_to_end(key)
-                return list(self._recent[key])
+        remembered = self._recent.get(key)
+        if remembered is not None:
+            return remembered
         passages = self._retrieve(question, top_k, candidates, date_from, date_to, fingerprint)
-        with self._recent_lock:
-            self._recent[key] = tuple(passages)
-            while len(self._recent) > RECENT_RETRIEVALS:
-                self._recent.popitem(last=False)
+        self._recent.put(key, passages)
         return passages
 
     def forget_recent(self) -> None:
         """Drop the remembered retrievals (benchmarks time the retrieval itself, not the memory of it)."""
-        with self._recent_lock:
-            self._recent.clear()
+        self._recent.clear()
 
     def _retrieve(
         self,

@@ -11,7 +11,6 @@ for the passages it returns only, from the text ingest would have embedded. Repo
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,15 +20,14 @@ import numpy as np
 from qa import documents
 from qa.corpus import BM25Index
 from qa.embeddings import Embedder
-from qa.errors import ConfigError, DocumentError
+from qa.errors import DocumentError
 from qa.ingest import Ingestor
 from qa.reading import read_bytes
-from qa.retrieval import Passage, _check_range, _passage, cap_per_article
+from qa.retrieval import Passage, RecentRetrievals, _passage, cap_per_article, checked_request
 from qa.settings import Settings
 from qa.store import Store, StoredChunk
 
 ARCHIVE_MAX_BYTES = 1000 * 2**20  # the benchmark's archive, decompressed, is far above a user upload's limit
-RECENT = 256  # retrievals remembered (the eval asks each question several times)
 
 
 def chunk_articles(path: Path, settings: Settings, embedder: Embedder) -> tuple[list[StoredChunk], dict[str, str]]:
@@ -78,7 +76,7 @@ class LexicalRetriever:
         self.by_id = {c.chunk_id: c for c in chunks}
         self.embedded = embedded
         self._vectors: dict[str, np.ndarray] = {}
-        self._recent: OrderedDict[tuple[object, ...], tuple[Passage, ...]] = OrderedDict()
+        self._recent = RecentRetrievals()
 
     @classmethod
     def from_archive(cls, path: Path, settings: Settings, embedder: Embedder) -> LexicalRetriever:
@@ -96,20 +94,15 @@ class LexicalRetriever:
         date_from: str | None = None,
         date_to: str | None = None,
     ) -> list[Passage]:
-        top_k = top_k or self.settings.top_k
-        if top_k < 1:
-            raise ConfigError(f"top_k must be at least 1, got {top_k}")
-        date_from, date_to = _check_range(date_from, date_to)
+        top_k, date_from, date_to = checked_request(self.settings, top_k, date_from, date_to)
         key = (question, top_k, date_from, date_to)
-        if key in self._recent:
-            self._recent.move_to_end(key)
-            return list(self._recent[key])
+        remembered = self._recent.get(key)
+        if remembered is not None:
+            return remembered
         ids = self.corpus.search(question, max(self.settings.candidates, top_k), date_from, date_to)
         chosen = cap_per_article(ids, {i: self.by_id[i].doc_id for i in ids}, self.settings.per_article, top_k)
         passages = self._with_cosine(question, [_passage(n, self.by_id[i], 0.0) for n, i in enumerate(chosen, start=1)])
-        self._recent[key] = tuple(passages)
-        while len(self._recent) > RECENT:
-            self._recent.popitem(last=False)
+        self._recent.put(key, passages)
         return passages
 
     def _with_cosine(self, question: str, passages: list[Passage]) -> list[Passage]:

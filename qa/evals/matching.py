@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 
 from qa.facts import normalize, numbers_in, strip_markers, words
@@ -65,6 +65,14 @@ def token_f1(prediction: str, gold: str) -> float:
         return float(predicted == expected)
     precision, recall = same / len(predicted), same / len(expected)
     return 2 * precision * recall / (precision + recall)
+
+
+def auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """The chance that a positive scores above a negative (ties count half); None without one of each."""
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -23,6 +23,7 @@ import numpy as np
 
 from qa.chunking import split_sentences
 from qa.embeddings import bundled_model_path
+from qa.evals.matching import auc
 from qa.reader.decode import read
 from qa.reader.features import MAX_TOKENS, STRIDE, Window, batch_arrays, load_tokenizer, windows
 from qa.reader.weights import WEIGHTS_DIR, save_reader
@@ -285,12 +286,8 @@ def evaluate(model: Any, held: list[Question], tokenizer: Any) -> dict[str, Any]
 
 
 def _auc(scores: list[float], labels: list[bool]) -> float:
-    positives = [s for s, y in zip(scores, labels) if y]
-    negatives = [s for s, y in zip(scores, labels) if not y]
-    if not positives or not negatives:
-        return float("nan")
-    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
-    return wins / (len(positives) * len(negatives))
+    area = auc([s for s, y in zip(scores, labels) if y], [s for s, y in zip(scores, labels) if not y])
+    return float("nan") if area is None else area
 
 
 def main(argv: list[str] | None = None) -> int:
