@@ -63,7 +63,7 @@ eval: setup
 
 ## Rebuild the shipped reader (qa/reader/weights) from ../shared/training/ (about an hour on 2 cores).
 train-reader: setup
-	$(PY) -m qa.reader.train --out qa/reader/weights
+	$(PY) -m qa.reader.train --out qa/reader/weights --resume
 
 unit: setup
 	$(PY) -m pytest -m unit

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -35,15 +34,10 @@ from qa.evals.realtimeqa import (
     select,
     weeks_between,
 )
-from qa.evidence import Evidence, rank
+from qa.evidence import rank
+from qa.reader.scoring import FEATURES, MIX_FILE, features_of, in_shape_group
 
-FEATURES = ["rules", "shape_first", "reader", "margin", "passage"]
 FOLDS = 5
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p))
 
 
 def collect(data: Path, weeks: str, sample: int | None) -> list[dict[str, object]]:
@@ -61,27 +55,17 @@ def collect(data: Path, weeks: str, sample: int | None) -> list[dict[str, object
         for position, evidence in enumerate(ranked):
             if evidence.stated is not None:
                 continue
-            reading = readings[evidence.passage.chunk_id]
-            span = reading.span_within(evidence.start, evidence.end)
+            values = features_of(evidence, readings[evidence.passage.chunk_id], in_shape_group(ranked, position))
             rows.append(
                 {
                     "question": q.question_id,
-                    "rules": evidence.score,
-                    "shape_first": float(_in_shape_group(ranked, position)),
-                    "reader": _logit(reading.sentence_score(evidence.start, evidence.end)),
-                    "margin": max(-15.0, span.margin) if span else -15.0,
-                    "passage": _logit(reading.passage),
+                    **dict(zip(FEATURES, values)),
                     "holds": bool(contains_answer(evidence.text, [q.answer_text[0]])),
                 }
             )
         if k % 20 == 0:
             print(f"{k}/{len(questions)} questions, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     return rows
-
-
-def _in_shape_group(ranked: list[Evidence], position: int) -> bool:
-    """Whether the sentence sorts in rank()'s first group (scores fall within a group; a rise starts the next)."""
-    return all(ranked[i].score <= ranked[i - 1].score for i in range(1, position + 1))
 
 
 def fit(x: np.ndarray, y: np.ndarray, steps: int = 3000, rate: float = 0.1, l2: float = 1e-3) -> np.ndarray:
@@ -127,6 +111,54 @@ def evaluate(rows: list[dict[str, object]]) -> dict[str, dict[str, float | None]
     return result
 
 
+def best_per_question(rows: list[dict[str, object]], scores: np.ndarray) -> list[tuple[float, bool]]:
+    """Per question, the score of its best sentence and whether that sentence holds the gold text."""
+    best: dict[str, tuple[float, bool]] = {}
+    for r, s in zip(rows, scores):
+        q = str(r["question"])
+        if q not in best or s > best[q][0]:
+            best[q] = (float(s), bool(r["holds"]))
+    return list(best.values())
+
+
+def youden_threshold(best: list[tuple[float, bool]]) -> float:
+    """The threshold (answer at or above it) that maximises answered-right rate plus refused-wrong rate: one that
+    does not depend on how many questions the passages answer."""
+    right = np.array([s for s, h in best if h])
+    wrong = np.array([s for s, h in best if not h])
+    candidates = np.unique(np.r_[right, wrong])
+    j = [float((right >= t).mean() + (wrong < t).mean()) for t in candidates]
+    return float(candidates[int(np.argmax(j))])
+
+
+def fit_mix(rows: list[dict[str, object]], weeks: str) -> dict[str, object]:
+    """The shipped mix (qa/reader/scoring.py): fitted on every row, its refusal threshold chosen on the same rows."""
+    x = np.array([[float(r[f]) for f in FEATURES] for r in rows])  # type: ignore[arg-type]
+    y = np.array([1.0 if r["holds"] else 0.0 for r in rows])
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
+    w = fit((x - mean) / std, y)
+    scores = ((x - mean) / std) @ w[:-1] + w[-1]
+    best = best_per_question(rows, scores)
+    threshold = youden_threshold(best)
+    answered = [h for s, h in best if s >= threshold]
+    return {
+        "features": list(FEATURES),
+        "mean": mean.round(6).tolist(),
+        "std": std.round(6).tolist(),
+        "weights": w[:-1].round(6).tolist(),
+        "bias": round(float(w[-1]), 6),
+        "threshold": round(threshold, 4),
+        "fitted_on": {
+            "data": "RealTimeQA 2024H1, top-5 lexical passages, each question's date as date_to",
+            "weeks": weeks,
+            "questions": len(best),
+            "sentences": len(rows),
+            "answered_share": round(len(answered) / max(1, len(best)), 3),
+            "answered_hold_gold": round(sum(answered) / max(1, len(answered)), 3),
+        },
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -134,6 +166,9 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=None)
     parser.add_argument("--rows", type=Path, help="reuse the rows of an earlier run (its --out file)")
     parser.add_argument("--out", type=Path, default=Path("evals/reports/combine.json"))
+    parser.add_argument(
+        "--fit", type=Path, nargs="?", const=MIX_FILE, help=f"write the shipped mix (default {MIX_FILE})"
+    )
     args = parser.parse_args()
     if parse_weeks(args.weeks)[1] >= parse_weeks(SPLITS["report"])[0]:
         print("error: experiment on weeks before 2024-04 only: 2024-04..2024-06 is what we report on", file=sys.stderr)
@@ -151,6 +186,10 @@ def main() -> int:
     for name, figures in result.items():
         area = "n/a" if figures["auc"] is None else f"{figures['auc']:.3f}"
         print(f"{name:7} best sentence holds gold {figures['best_holds_gold']:.3f}  AUC {area}")
+    if args.fit:
+        mix = fit_mix(rows, args.weeks)
+        args.fit.write_text(json.dumps(mix, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.fit}: threshold {mix['threshold']}, {mix['fitted_on']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"weeks": args.weeks, "result": result, "rows": rows}) + "\n", encoding="utf-8")
     return 0

@@ -22,6 +22,7 @@ from qa.ingest import Ingestor, IngestReport, ProgressCallback
 from qa.locking import WaitCallback
 from qa.prompts import answer_prompt
 from qa.reader.runtime import Reader, shared_reader
+from qa.reader.scoring import shipped_mix
 from qa.retrieval import HybridRetriever, Passage, Retriever, bm25_for, renumber
 from qa.settings import MAX_TOP_K, Settings
 from qa.store import ArticleRecord, Store
@@ -268,9 +269,10 @@ class Assistant:
                 self.embedder,
                 self.reader,
                 draft=draft,
-                min_evidence=self.settings.min_evidence,
+                min_evidence=self._min_evidence(),
                 min_similarity=self.settings.min_support,
                 min_short_margin=self.settings.min_short_margin,
+                mix=shipped_mix() if self.settings.ranking == "reader" else None,
             )
             answer = grounded_answer(question, grounded, passages, backend=name, model=model)
         finished = time.perf_counter()
@@ -281,6 +283,14 @@ class Assistant:
         if answer_started is not None:
             answer.timings_ms.first_token = round((answer_started - started) * 1000, 1)
         return answer
+
+    def _min_evidence(self) -> float:
+        """What the best evidence sentence must score for the articles to answer, on the ranking in use."""
+        if self.settings.ranking == "rules":
+            return self.settings.min_evidence
+        if self.settings.min_answer_score is not None:
+            return self.settings.min_answer_score
+        return shipped_mix().threshold
 
     def _draft(
         self,
@@ -307,14 +317,7 @@ class Assistant:
         if len(options) < 2 or not all(options):
             raise QAError(f"A multiple-choice question needs at least two non-empty choices, got {list(choices)!r}")
         started = time.perf_counter()
-        # Search for the question and for the question with each option, so a passage naming an option is found
-        # even when the question alone ranks it low.
-        queries = [question] + [f"{question} {o}" for o in options if not is_none_of_the_above(o)]
-        merged: dict[str, Passage] = {}
-        for query in queries:
-            for passage in self.retrieve(query, top_k=top_k, date_from=date_from, date_to=date_to):
-                merged.setdefault(passage.chunk_id, passage)
-        passages = renumber(list(merged.values()))
+        passages = self.choice_passages(question, options, top_k=top_k, date_from=date_from, date_to=date_to)
         chosen = pick(question, options, passages)
         answer = chosen_answer(
             question,
@@ -328,6 +331,24 @@ class Assistant:
         elapsed = round((time.perf_counter() - started) * 1000, 1)
         answer.timings_ms.retrieve = answer.timings_ms.total = elapsed
         return answer
+
+    def choice_passages(
+        self,
+        question: str,
+        options: Sequence[str],
+        *,
+        top_k: int | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> list[Passage]:
+        """The passages a multiple-choice question is answered from: found for the question and for the question
+        with each option, so a passage naming an option is found even when the question alone ranks it low."""
+        queries = [question] + [f"{question} {o}" for o in options if not is_none_of_the_above(o)]
+        merged: dict[str, Passage] = {}
+        for query in queries:
+            for passage in self.retrieve(query, top_k=top_k, date_from=date_from, date_to=date_to):
+                merged.setdefault(passage.chunk_id, passage)
+        return renumber(list(merged.values()))
 
     def status(self, *, probe_backend: bool = True) -> Status:
         if probe_backend:

@@ -19,6 +19,7 @@ from qa.dates import anchor, long_date
 from qa.embeddings import Embedder
 from qa.evidence import Evidence, rank
 from qa.reader.runtime import Reader
+from qa.reader.scoring import AnswerMix, rescore
 from qa.retrieval import Passage
 from qa.verify import SentenceCheck, verify
 
@@ -74,12 +75,12 @@ def _quote(evidence: Evidence) -> SentenceCheck:
     return SentenceCheck(f"{body} [{evidence.passage.n}]{stop or '.'}", [evidence.passage.n], True, evidence, "")
 
 
-def _extract(ranked: Sequence[Evidence], min_score: float) -> list[SentenceCheck]:
+def _extract(ranked: Sequence[Evidence], min_score: float, second_margin: float) -> list[SentenceCheck]:
     if not ranked or ranked[0].score < min_score:
         return []
     chosen = [ranked[0]]
     for evidence in ranked[1:]:
-        if evidence.score < max(min_score, ranked[0].score - SECOND_SENTENCE_MARGIN):
+        if evidence.score < max(min_score, ranked[0].score - second_margin):
             break
         if evidence.passage.doc_id != ranked[0].passage.doc_id:
             chosen.append(evidence)
@@ -120,10 +121,17 @@ def ground(
     min_evidence: float,
     min_similarity: float,
     min_short_margin: float | None = None,
+    mix: AnswerMix | None = None,
 ) -> Grounded:
     """The answer the user sees. `draft` is the model's text, or None to answer extractively. With a `reader`,
-    the answer leads with its short answer from the sentence backing the first answer sentence ("18 [1]. …")."""
+    the answer leads with its short answer from the sentence backing the first answer sentence ("18 [1]. …").
+    With a `mix` too, sentences are ordered by the answer score (qa/reader/scoring.py), and `min_evidence` is a
+    threshold on it."""
     ranked = rank(question, passages, embedder)
+    second_margin = SECOND_SENTENCE_MARGIN
+    if mix is not None and reader is not None:
+        ranked = rescore(question, ranked, reader, mix)
+        second_margin = mix.rules_units(SECOND_SENTENCE_MARGIN)
     kept: list[SentenceCheck] = []
     removed: list[SentenceCheck] = []
     mode = "extract"
@@ -151,7 +159,7 @@ def ground(
         else:
             removed, kept = removed + kept, []
     if not kept:
-        kept = _extract(ranked, min_evidence)
+        kept = _extract(ranked, min_evidence, second_margin)
     if not kept:
         return Grounded(text="", mode=mode, removed=removed, refused=True)
     conflict = find_conflict(question, ranked, min_evidence)

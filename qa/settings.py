@@ -153,7 +153,19 @@ class Settings(BaseSettings):
         ge=0.0,
         le=2.0,
         description="Score the best evidence sentence must reach (cosine to the question + key-word share "
-        "+ shape bonus); below it the articles do not answer. Calibrated on evals/seeds.jsonl.",
+        "+ shape bonus) with QA_RANKING=rules; below it the articles do not answer. Calibrated on evals/seeds.jsonl.",
+    )
+    ranking: Literal["reader", "rules"] = Field(
+        "rules",
+        description="How evidence sentences are ordered and when the articles do not answer: 'rules', the evidence "
+        "ranking against QA_MIN_EVIDENCE; 'reader', the answer score (the trained reader's readings mixed with the "
+        "rules' score, fitted on RealTimeQA's calibration weeks) against QA_MIN_ANSWER_SCORE. 'reader' lost to "
+        "'rules' on the seed set and on RealTimeQA's report weeks, so it is not the default (evals/README.md).",
+    )
+    min_answer_score: float | None = Field(
+        None,
+        description="With QA_RANKING=reader: the answer score (a logit) the best sentence must reach; None: the "
+        "threshold chosen with the mix on RealTimeQA's calibration weeks (qa/reader/weights/mix.json).",
     )
     reader_precision: Literal["int8", "fp32"] = Field(
         "fp32",

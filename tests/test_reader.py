@@ -6,10 +6,12 @@ import gzip
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file
 
 from qa.chunking import split_sentences
 from qa.embeddings import bundled_model_path
@@ -132,3 +134,34 @@ def test_the_training_script_trains_saves_and_the_reader_loads_what_it_saved(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     [reading] = OnnxReader(out).read("How many ships?", ["The harbour counted 12 ships."])
     assert len(reading.sentences) == 1
+
+
+@pytest.mark.integration
+def test_a_killed_training_run_resumes_from_its_checkpoint_to_the_same_weights(tmp_path: Path) -> None:
+    data = tmp_path / "squad.json.gz"
+    _tiny_squad(data)
+
+    def command(out: Path, *extra: str) -> list[str]:
+        train = [sys.executable, "-m", "qa.reader.train", "--data", str(data), "--out", str(out), "--epochs", "3"]
+        return [*train, *extra]
+
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    assert subprocess.run(command(whole), cwd=ROOT, capture_output=True, timeout=600).returncode == 0
+    # A checkpoint after every batch; the run is killed as soon as the first one exists, two batches before its end.
+    run = subprocess.Popen(
+        command(resumed, "--checkpoint-minutes", "0"), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    checkpoint = resumed / "checkpoint.pt"
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    run.kill()
+    run.wait()
+    assert checkpoint.exists() and not (resumed / "reader.json").exists()
+    done = subprocess.run(command(resumed, "--resume"), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming from" in done.stdout and "1 of 3 batches" in done.stdout
+    assert not checkpoint.exists()
+    for name in ("head.safetensors", "adapter_model.safetensors"):
+        a, b = load_file(str(whole / name)), load_file(str(resumed / name))
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

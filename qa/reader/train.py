@@ -4,7 +4,10 @@
 
 Seeds are fixed, so a run on the same data and versions rebuilds the shipped weights; two whole articles are
 held out and the figures on them are printed at the end and written to `reader.json` beside the weights.
-`--limit N` trains on the first N questions only (the smoke test CI runs).
+`--limit N` trains on the first N questions only (the smoke test CI runs). Every `--checkpoint-minutes` (10) the
+trained parameters, the optimiser, the schedule, the random state and the place in the data are written to
+`checkpoint.pt` in the output folder; after an interruption `--resume` continues from there exactly, and a run
+that finishes deletes it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from qa.reader.weights import WEIGHTS_DIR, save_reader
 DEFAULT_DATA = Path("../shared/training/squad2-half-dev/squad2-half-dev.json.gz")
 SEED = 13
 HELD_OUT_ARTICLES = 2
+CHECKPOINT = "checkpoint.pt"
 # A retrieved passage is often about the story without the answer: pair some answerable questions with another
 # paragraph of their article, as unanswerable examples that SQuAD's in-paragraph near misses do not cover.
 OTHER_PARAGRAPH_SHARE = 0.3
@@ -194,7 +198,50 @@ def loss_of(logits: Any, targets: dict[str, Any], mask: Any) -> Any:
     return span + marks + passage + torch.zeros(())
 
 
-def train(data: Path, out: Path, limit: int | None, epochs: int | None) -> dict[str, Any]:
+def _save_checkpoint(path: Path, model: Any, optimiser: Any, schedule: Any, state: dict[str, Any]) -> None:
+    """What --resume needs to continue exactly: trained parameters, optimiser, schedule, RNG, place in the data."""
+    import torch
+
+    trained = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    partial = path.with_suffix(".partial")
+    torch.save(
+        {
+            "parameters": trained,
+            "optimiser": optimiser.state_dict(),
+            "schedule": schedule.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            **state,
+        },
+        partial,
+    )
+    partial.replace(path)  # a run killed while writing keeps the previous checkpoint
+
+
+def _load_checkpoint(path: Path, model: Any, optimiser: Any, schedule: Any, run: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    saved = torch.load(path, weights_only=False)
+    if saved["run"] != run:
+        raise SystemExit(f"error: {path} was written by another run ({saved['run']}); delete it or drop --resume")
+    missing = set(saved["parameters"]) ^ {n for n, p in model.named_parameters() if p.requires_grad}
+    if missing:
+        raise SystemExit(f"error: {path} does not fit this model ({sorted(missing)[:3]}…); delete it")
+    model.load_state_dict(saved["parameters"], strict=False)
+    optimiser.load_state_dict(saved["optimiser"])
+    schedule.load_state_dict(saved["schedule"])
+    torch.set_rng_state(saved["torch_rng"])
+    return dict(saved)
+
+
+def train(
+    data: Path,
+    out: Path,
+    limit: int | None,
+    epochs: int | None,
+    *,
+    resume: bool = False,
+    checkpoint_minutes: float = 10.0,
+) -> dict[str, Any]:
     import torch
     from tqdm import tqdm
     from transformers import get_linear_schedule_with_warmup
@@ -228,11 +275,28 @@ def train(data: Path, out: Path, limit: int | None, epochs: int | None) -> dict[
     steps = hyper["epochs"] * ((len(examples) + hyper["batch_size"] - 1) // hyper["batch_size"])
     warmup = int(steps * hyper["warmup_share"])
     schedule = get_linear_schedule_with_warmup(optimiser, warmup, steps)  # type: ignore[no-untyped-call]
+    checkpoint = out / CHECKPOINT
+    run = {"data": str(data.resolve()), "limit": limit, "hyper": hyper}
+    done, spent = 0, 0.0  # batches already trained and minutes spent on them, by earlier runs when resuming
+    if resume and checkpoint.is_file():
+        saved = _load_checkpoint(checkpoint, model, optimiser, schedule, run)
+        done, spent = int(saved["done"]), float(saved["minutes"])
+        print(f"resuming from {checkpoint}: {done} of {steps} batches trained in {spent:.1f} minutes", flush=True)
+    elif resume:
+        print(f"no checkpoint at {checkpoint}: starting from the beginning", flush=True)
     began = time.monotonic()
+    last_saved = began
+    out.mkdir(parents=True, exist_ok=True)
     model.train()
-    with tqdm(total=steps, desc="training the reader", unit="batch", file=sys.stdout, mininterval=10) as bar:
+    step = 0
+    with tqdm(
+        total=steps, initial=done, desc="training the reader", unit="batch", file=sys.stdout, mininterval=10
+    ) as bar:
         for epoch in range(hyper["epochs"]):
             for batch in _batches(examples, hyper["batch_size"], random.Random(SEED + epoch)):
+                step += 1
+                if step <= done:
+                    continue  # trained before the checkpoint: the batch order is fixed by the seed
                 inputs, targets = _tensors(batch)
                 loss = loss_of(model(**inputs), targets, inputs["attention_mask"])
                 loss.backward()
@@ -242,7 +306,13 @@ def train(data: Path, out: Path, limit: int | None, epochs: int | None) -> dict[
                 optimiser.zero_grad()
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
-    minutes = (time.monotonic() - began) / 60
+                if time.monotonic() - last_saved >= checkpoint_minutes * 60 and step < steps:
+                    minutes = spent + (time.monotonic() - began) / 60
+                    _save_checkpoint(
+                        checkpoint, model, optimiser, schedule, {"run": run, "done": step, "minutes": minutes}
+                    )
+                    last_saved = time.monotonic()
+    minutes = spent + (time.monotonic() - began) / 60
     model.eval()
     figures = evaluate(model, held, tokenizer)
     figures.update(
@@ -253,6 +323,7 @@ def train(data: Path, out: Path, limit: int | None, epochs: int | None) -> dict[
         training_minutes=round(minutes, 1),
     )
     save_reader(model, out, hyper, figures)
+    checkpoint.unlink(missing_ok=True)
     return figures
 
 
@@ -296,13 +367,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--limit", type=int, default=None, help="train on this many questions (a smoke run)")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--resume", action="store_true", help=f"continue from OUT/{CHECKPOINT} if a run left one")
+    parser.add_argument(
+        "--checkpoint-minutes", type=float, default=10.0, help="write a checkpoint this often (default 10)"
+    )
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(
             f"error: training data {args.data} not found; pass --data PATH to squad2-half-dev.json.gz", file=sys.stderr
         )
         return 2
-    figures = train(args.data, args.out, args.limit, args.epochs)
+    figures = train(
+        args.data, args.out, args.limit, args.epochs, resume=args.resume, checkpoint_minutes=args.checkpoint_minutes
+    )
     print(json.dumps(figures, indent=2))
     return 0
 

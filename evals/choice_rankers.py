@@ -1,0 +1,163 @@
+"""Which option of a multiple-choice question do the passages support: today's window scoring (qa/choices.py),
+the trained reader, or a learned mix of both? Measured on RealTimeQA weeks we do not report on.
+
+    python evals/choice_rankers.py [--data ../shared/benchmarks/realtimeqa-2024h1] [--weeks calibration]
+        [--sample N] [--rows FILE] [--out evals/reports/choices.json]
+
+For each question (asked with `date_to` = its quiz date; passages found as `ask(choices=...)` finds them, by
+lexical retrieval), every option gets the features: the window score of `qa/choices.py`; the reader's span margin
+over the option's best mention in a passage (how much it prefers exactly those words as the answer to "no
+answer"); its probability that the sentence of that mention answers; its probability that the mention's passage
+answers; and how much the option's words overlap the reader's best short answer over all passages. A logistic
+regression over them is fitted in 5 folds split by question. Printed: forced-choice accuracy (always the best
+option) by each score, and the AUC of the best option's score, right against wrong (what one abstention
+threshold can do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qa import Settings
+from qa.choices import is_none_of_the_above, support
+from qa.evals.matching import auc, token_f1
+from qa.evals.realtimeqa import (
+    DEFAULT_DATA,
+    SPLITS,
+    benchmark_assistant,
+    load_questions,
+    parse_weeks,
+    select,
+    weeks_between,
+)
+from qa.reader.scoring import NO_SPAN, logit
+
+FEATURES = ["rules", "margin", "sentence", "passage", "short_overlap"]
+FOLDS = 5
+
+
+def _mentions(option: str, text: str) -> list[tuple[int, int]]:
+    """Character spans where the option's words appear, case and spacing aside."""
+    words = option.split()
+    if not words:
+        return []
+    pattern = r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)"
+    return [m.span() for m in re.finditer(pattern, text, flags=re.IGNORECASE)]
+
+
+def collect(data: Path, weeks: str, sample: int | None) -> list[dict[str, object]]:
+    first, last = parse_weeks(weeks)
+    assistant = benchmark_assistant(data / "articles.jsonl.gz", Settings(), retrieval="lexical")
+    questions = select(weeks_between(load_questions(data / "questions.jsonl"), first, last), limit=None, sample=sample)
+    rows: list[dict[str, object]] = []
+    started = time.perf_counter()
+    for k, q in enumerate(questions, start=1):
+        passages = assistant.choice_passages(q.question, q.choices, date_to=q.date)
+        rules = support(q.question, q.choices, passages)
+        readings = assistant.reader.read(q.question, [p.text for p in passages]) if passages else []
+        spans = [(r.span.margin, p.text[r.span.start : r.span.end]) for p, r in zip(passages, readings) if r.span]
+        short = max(spans)[1] if spans else ""
+        for index, option in enumerate(q.choices):
+            margin, sentence, passage = NO_SPAN, 0.0, 0.0
+            if not is_none_of_the_above(option):
+                for p, reading in zip(passages, readings):
+                    for start, end in _mentions(option, p.text):
+                        m = reading.span_margin(start, end)
+                        if m is None or m <= margin:
+                            continue
+                        margin = max(NO_SPAN, m)
+                        sentence = max((s for a, b, s in reading.sentences if a <= start < b), default=0.0)
+                        passage = reading.passage
+            rows.append(
+                {
+                    "question": q.question_id,
+                    "option": index,
+                    "gold": index in q.answer_idx,
+                    "rules": rules[index].score,
+                    "margin": margin,
+                    "sentence": logit(sentence),
+                    "passage": logit(passage),
+                    "short_overlap": token_f1(short, option) if short else 0.0,
+                }
+            )
+        if k % 20 == 0:
+            print(f"{k}/{len(questions)} questions, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def fit(x: np.ndarray, y: np.ndarray, steps: int = 3000, rate: float = 0.1, l2: float = 1e-3) -> np.ndarray:
+    """Logistic regression by gradient descent on standardised features; weights include the bias last."""
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(xb @ w)))
+        w -= rate * (xb.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0])
+    return w
+
+
+def evaluate(rows: list[dict[str, object]]) -> dict[str, dict[str, float | None]]:
+    questions = sorted({str(r["question"]) for r in rows})
+    fold_of = {q: i % FOLDS for i, q in enumerate(questions)}
+    x = np.array([[float(r[f]) for f in FEATURES] for r in rows])  # type: ignore[arg-type]
+    y = np.array([1.0 if r["gold"] else 0.0 for r in rows])
+    mixed = np.zeros(len(rows))
+    for fold in range(FOLDS):
+        train = np.array([fold_of[str(r["question"])] != fold for r in rows])
+        mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-9
+        w = fit((x[train] - mean) / std, y[train])
+        held = ~train
+        mixed[held] = np.hstack([(x[held] - mean) / std, np.ones((held.sum(), 1))]) @ w
+    scores = {
+        "rules": [float(r["rules"]) for r in rows],  # type: ignore[arg-type]
+        "reader margin": [float(r["margin"]) for r in rows],  # type: ignore[arg-type]
+        "reader short answer": [float(r["short_overlap"]) for r in rows],  # type: ignore[arg-type]
+        "mix": mixed.tolist(),
+    }
+    result: dict[str, dict[str, float | None]] = {}
+    for name, values in scores.items():
+        best: dict[str, tuple[float, int, bool]] = {}
+        for r, s in zip(rows, values):
+            q, key = str(r["question"]), (s, -int(r["option"]))  # type: ignore[call-overload]
+            if q not in best or key > best[q][:2]:
+                best[q] = (*key, bool(r["gold"]))
+        right = [b[0] for b in best.values() if b[2]]
+        wrong = [b[0] for b in best.values() if not b[2]]
+        result[name] = {"forced_accuracy": len(right) / max(1, len(best)), "auc": auc(right, wrong)}
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--weeks", default="calibration")
+    parser.add_argument("--sample", type=int, default=None)
+    parser.add_argument("--rows", type=Path, help="reuse the rows of an earlier run (its --out file)")
+    parser.add_argument("--out", type=Path, default=Path("evals/reports/choices.json"))
+    args = parser.parse_args()
+    if parse_weeks(args.weeks)[1] >= parse_weeks(SPLITS["report"])[0]:
+        print("error: experiment on weeks before 2024-04 only: 2024-04..2024-06 is what we report on", file=sys.stderr)
+        return 2
+    rows = (
+        json.loads(args.rows.read_text(encoding="utf-8"))["rows"]
+        if args.rows
+        else collect(args.data, args.weeks, args.sample)
+    )
+    result = evaluate(rows)
+    print(f"{len({r['question'] for r in rows})} questions of weeks {args.weeks}, {len(rows)} options")
+    for name, figures in result.items():
+        area = "n/a" if figures["auc"] is None else f"{figures['auc']:.3f}"
+        print(f"{name:20} forced choice {figures['forced_accuracy']:.3f}  AUC {area}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"weeks": args.weeks, "result": result, "rows": rows}) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
