@@ -34,8 +34,8 @@ def main() -> None:
 
     from qa import Assistant, Settings
     from qa.evidence import rank
-    from qa.grounding import short_answer
     from qa.reader.runtime import OnnxReader
+    from qa.reader.short import short_answer
 
     with tempfile.TemporaryDirectory() as cache:
         before = os.environ.get("XDG_CACHE_HOME")

@@ -53,7 +53,7 @@ class ConflictValue(BaseModel):
 
 
 class Conflict(BaseModel):
-    about: str = Field(description="'number' or 'party': what the articles disagree on.")
+    about: str = Field(description="'date', 'number' (figures) or 'answer': what the articles disagree on.")
     values: list[ConflictValue]
 
 

@@ -20,6 +20,7 @@ from qa.embeddings import Embedder
 from qa.evidence import Evidence, rank
 from qa.reader.runtime import Reader
 from qa.reader.scoring import AnswerMix, rescore
+from qa.reader.short import Short, short_answer
 from qa.retrieval import Passage
 from qa.verify import SentenceCheck, verify
 
@@ -37,35 +38,6 @@ class Grounded:
     conflict: Conflict | None = None
     refused: bool = False
     short: Short | None = None  # the reader's short answer, which leads the answer text
-
-
-@dataclass(frozen=True)
-class Short:
-    """The short answer: characters [start, end) of the evidence's source (its passage, or its metadata statement)."""
-
-    text: str
-    evidence: Evidence
-    start: int
-    end: int
-
-
-def short_answer(question: str, evidence: Evidence, reader: Reader, min_margin: float | None = None) -> Short | None:
-    """The reader's best span inside the sentence that answers, when the span says less than the whole sentence
-    (a quote that is all answer needs no lead) and, with `min_margin`, when the reader prefers it to no answer by
-    more than that."""
-    if evidence.stated is not None:
-        source, start, end = evidence.stated, 0, len(evidence.stated)
-    else:
-        source, start, end = evidence.passage.text, evidence.start, evidence.end
-    span = reader.read(question, [source])[0].span_within(start, end)
-    if span is None or (min_margin is not None and span.margin <= min_margin):
-        return None
-    text = source[span.start : span.end]
-    trimmed = text.strip(" ,;:.\"'“”‘’()")
-    if not trimmed or len(trimmed) >= 0.8 * len(" ".join(evidence.text.split())):
-        return None
-    at = span.start + text.index(trimmed)
-    return Short(" ".join(trimmed.split()), evidence, at, at + len(trimmed))
 
 
 def _quote(evidence: Evidence) -> SentenceCheck:
@@ -162,7 +134,7 @@ def ground(
         kept = _extract(ranked, min_evidence, second_margin)
     if not kept:
         return Grounded(text="", mode=mode, removed=removed, refused=True)
-    conflict = find_conflict(question, ranked, min_evidence)
+    conflict = find_conflict(question, ranked, min_evidence, reader) if reader is not None else None
     backing = kept[0].evidence
     short = (
         short_answer(question, backing, reader, min_short_margin)

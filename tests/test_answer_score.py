@@ -75,7 +75,11 @@ class _Reader:
 
 # Only the reader's sentence probability counts: the rest weigh nothing.
 _READER_ONLY = AnswerMix(
-    mean=np.zeros(5), std=np.ones(5), weights=np.array([0.0, 0.0, 1.0, 0.0, 0.0]), bias=0.0, threshold=0.0
+    mean=np.zeros(5),
+    std=np.ones(5),
+    weights=np.array([0.0, 0.0, 1.0, 0.0, 0.0]),
+    bias=0.0,
+    threshold=0.0,
 )
 
 

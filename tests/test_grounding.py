@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from qa import CANNOT_ANSWER, Assistant, SentenceTransformerEmbedder
+from qa.chunking import split_sentences
 from qa.conflicts import find_conflict
 from qa.evidence import Evidence, sentences_of
 from qa.grounding import ground
 from qa.injection import is_instruction, mask
+from qa.reader.runtime import shared_reader
+from qa.reader.short import short_answer
 from qa.retrieval import Passage
 from tests.conftest import SEED_OVERVIEW, SEEDS, make_settings
 
@@ -43,27 +46,44 @@ def test_a_dated_article_states_its_own_date() -> None:
     assert "The article “Title a” was published on January 4, 2024." in stated
 
 
-@pytest.mark.unit
-def test_articles_giving_different_numbers_for_the_asked_fact_are_a_conflict() -> None:
+def _best_first(*passages: Passage) -> list[Evidence]:
+    return [Evidence(p, 0, len(p.text), score=0.9 - p.n / 100) for p in passages]
+
+
+@pytest.mark.integration
+def test_articles_whose_short_answers_differ_are_a_conflict_each_with_its_article() -> None:
     one = passage(1, "a", "The death toll in Kyiv has risen to 32 people.")
     two = passage(2, "b", "In Kyiv, 30 people were killed by the strike.", date=None)
-    ranked = [Evidence(one, 0, len(one.text), score=0.9), Evidence(two, 0, len(two.text), score=0.8)]
-    conflict = find_conflict("How many people died in Kyiv?", ranked, min_score=0.6)
+    reader = shared_reader()
+    conflict = find_conflict("How many people died in Kyiv?", _best_first(one, two), 0.6, reader)
     assert conflict is not None and conflict.about == "number"
     assert [(v.value, v.evidence.passage.n) for v in conflict.values] == [("32", 1), ("30", 2)]
-    assert find_conflict("How many people died in Kyiv?", ranked[:1], min_score=0.6) is None
+    assert find_conflict("How many people died in Kyiv?", _best_first(one), 0.6, reader) is None
 
 
-@pytest.mark.unit
-def test_a_hoped_for_figure_or_a_count_of_other_things_is_no_conflict() -> None:
-    hoped = passage(1, "a", "Ukraine hopes to bring home about 1,200 prisoners.")
-    reported = passage(2, "b", "In the exchange 230 Ukrainian prisoners were released.", date=None)
+@pytest.mark.integration
+def test_one_article_never_conflicts_with_itself() -> None:
+    text = "The death toll in Kyiv has risen to 32 people. Earlier, officials said 30 people were killed in Kyiv."
+    one = passage(1, "a", text)
+    first, second = split_sentences(text)
+    ranked = [Evidence(one, *first, score=0.9), Evidence(one, *second, score=0.85)]
+    assert find_conflict("How many people died in Kyiv?", ranked, 0.6, shared_reader()) is None
+
+
+@pytest.mark.integration
+def test_the_same_value_in_other_words_or_a_sentence_that_does_not_answer_is_no_conflict() -> None:
+    reader = shared_reader()
+    digits = passage(1, "a", "In total, the Netherlands is sending 18 F-16s, the Dutch government confirmed.")
+    words = passage(
+        2, "b", "Prime Minister Mark Rutte announced that the Netherlands is sending eighteen F-16s to Ukraine."
+    )
+    question = "How many F-16s is the Netherlands sending?"
+    shorts = [short_answer(question, e, reader, min_margin=0.0) for e in _best_first(digits, words)]
+    assert all(s is not None for s in shorts)  # both answer: they agree, once "eighteen" is read as 18
+    assert find_conflict(question, _best_first(digits, words), 0.6, reader) is None
     drones = passage(3, "c", "Russia launched 176 drones overnight.")
     killed = passage(4, "d", "The attack killed 55 people across Ukraine.")
-    ranked = [Evidence(p, 0, len(p.text), score=0.9 - p.n / 100) for p in (hoped, reported)]
-    assert find_conflict("How many prisoners come home?", ranked, min_score=0.6) is None
-    ranked = [Evidence(p, 0, len(p.text), score=0.9 - p.n / 100) for p in (drones, killed)]
-    assert find_conflict("How many drones did Russia launch?", ranked, min_score=0.6) is None
+    assert find_conflict("How many drones did Russia launch?", _best_first(drones, killed), 0.6, reader) is None
 
 
 @pytest.mark.integration
