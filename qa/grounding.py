@@ -20,13 +20,12 @@ from qa.embeddings import Embedder
 from qa.evidence import Evidence, rank
 from qa.reader.runtime import Reader
 from qa.reader.scoring import AnswerMix, rescore
-from qa.reader.short import Short, short_answer
+from qa.reader.short import Short, answers_in, short_answer
 from qa.retrieval import Passage
 from qa.verify import SentenceCheck, verify
 
 _LATEST = re.compile(r"\b(latest|now|current(ly)?|so far|to date|most recent|still|yet)\b", re.IGNORECASE)
 SECOND_SENTENCE_MARGIN = 0.08  # a second quote, from another article, when it scores this close to the first
-DRAFT_MUST_USE_TOP = 3  # a verified draft must rest on one of the best few evidence sentences
 
 
 @dataclass
@@ -114,11 +113,11 @@ def ground(
         checks = verify(draft, passages, embedder, min_similarity=min_similarity)
         kept = [c for c in checks if c.supported]
         removed = [c for c in checks if not c.supported]
-        # A draft is only trusted when the evidence says the articles answer the question at all, and when
-        # it rests on some of the best evidence: a true sentence beside the point is no answer.
-        best = {(e.passage.chunk_id, e.start, e.end) for e in ranked[:DRAFT_MUST_USE_TOP]}
-        on_point = any(
-            c.evidence and (c.evidence.passage.chunk_id, c.evidence.start, c.evidence.end) in best for c in kept
+        # A draft is only trusted when the evidence says the articles answer the question at all, and when the
+        # reader finds the question answered in the sentence backing one of its sentences: a true sentence
+        # beside the point is no answer.
+        on_point = reader is None or any(
+            c.evidence is not None and answers_in(question, c.evidence, reader) for c in kept
         )
         if kept and on_point and ranked[0].score >= min_evidence:
             mode = "generate"

@@ -139,6 +139,25 @@ def test_a_supported_sentence_citing_the_wrong_passage_is_re_cited(seeded: Assis
 
 
 @pytest.mark.integration
+def test_a_true_drafted_sentence_where_the_reader_finds_no_answer_is_not_trusted(seeded: Assistant) -> None:
+    question = "How many Ukrainians were released from Russian captivity in the exchange?"
+    passages = seeded.retrieve(question)
+    holder = next(p for p in passages if "NU.nl regularly gives you an overview" in p.text)
+    beside = f"NU.nl regularly gives you an overview of the situation in Ukraine [{holder.n}]."
+    answering = f"230 Ukrainians were released from Russian captivity [{holder.n}]."
+    common = {
+        "min_evidence": seeded.settings.min_evidence,
+        "min_similarity": seeded.settings.min_support,
+    }
+    # Both sentences are true to their passage; only one answers the question, and the reader sees which.
+    on_point = ground(question, passages, seeded.embedder, seeded.reader, draft=answering, **common)
+    assert on_point.mode == "generate" and on_point.removed == []
+    grounded = ground(question, passages, seeded.embedder, seeded.reader, draft=beside, **common)
+    assert grounded.mode == "extract" and [c.text for c in grounded.removed] == [beside]
+    assert "230" in grounded.text
+
+
+@pytest.mark.integration
 def test_questions_the_articles_do_not_answer_are_refused(seeded: Assistant) -> None:
     for question in ("What is the capital of France?", "Who won the 2022 FIFA World Cup?"):
         answer = seeded.ask(question, mode="extract")
