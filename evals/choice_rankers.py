@@ -16,27 +16,23 @@ threshold can do).
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from qa import Settings
 from qa.choices import is_none_of_the_above, support
-from qa.evals.matching import auc, token_f1
-from qa.evals.realtimeqa import (
-    DEFAULT_DATA,
-    SPLITS,
-    benchmark_assistant,
-    load_questions,
-    parse_weeks,
-    select,
-    weeks_between,
+from qa.evals.experiments import (
+    calibration_questions,
+    experiment_parser,
+    fit_logistic,
+    on_report_weeks,
+    progress,
+    read_rows,
+    write_rows,
 )
+from qa.evals.matching import auc, token_f1
 from qa.reader.scoring import NO_SPAN, logit
 
 FEATURES = ["rules", "margin", "sentence", "passage", "short_overlap"]
@@ -53,9 +49,7 @@ def _mentions(option: str, text: str) -> list[tuple[int, int]]:
 
 
 def collect(data: Path, weeks: str, sample: int | None) -> list[dict[str, object]]:
-    first, last = parse_weeks(weeks)
-    assistant = benchmark_assistant(data / "articles.jsonl.gz", Settings(), retrieval="lexical")
-    questions = select(weeks_between(load_questions(data / "questions.jsonl"), first, last), limit=None, sample=sample)
+    assistant, questions = calibration_questions(data, weeks, sample)
     rows: list[dict[str, object]] = []
     started = time.perf_counter()
     for k, q in enumerate(questions, start=1):
@@ -87,19 +81,8 @@ def collect(data: Path, weeks: str, sample: int | None) -> list[dict[str, object
                     "short_overlap": token_f1(short, option) if short else 0.0,
                 }
             )
-        if k % 20 == 0:
-            print(f"{k}/{len(questions)} questions, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        progress(k, len(questions), started)
     return rows
-
-
-def fit(x: np.ndarray, y: np.ndarray, steps: int = 3000, rate: float = 0.1, l2: float = 1e-3) -> np.ndarray:
-    """Logistic regression by gradient descent on standardised features; weights include the bias last."""
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(xb.shape[1])
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(xb @ w)))
-        w -= rate * (xb.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0])
-    return w
 
 
 def evaluate(rows: list[dict[str, object]]) -> dict[str, dict[str, float | None]]:
@@ -111,7 +94,7 @@ def evaluate(rows: list[dict[str, object]]) -> dict[str, dict[str, float | None]
     for fold in range(FOLDS):
         train = np.array([fold_of[str(r["question"])] != fold for r in rows])
         mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-9
-        w = fit((x[train] - mean) / std, y[train])
+        w = fit_logistic((x[train] - mean) / std, y[train], balanced=False)
         held = ~train
         mixed[held] = np.hstack([(x[held] - mean) / std, np.ones((held.sum(), 1))]) @ w
     scores = {
@@ -134,28 +117,17 @@ def evaluate(rows: list[dict[str, object]]) -> dict[str, dict[str, float | None]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--weeks", default="calibration")
-    parser.add_argument("--sample", type=int, default=None)
-    parser.add_argument("--rows", type=Path, help="reuse the rows of an earlier run (its --out file)")
-    parser.add_argument("--out", type=Path, default=Path("evals/reports/choices.json"))
+    parser = experiment_parser(__doc__.split("\n")[0], "evals/reports/choices.json")
     args = parser.parse_args()
-    if parse_weeks(args.weeks)[1] >= parse_weeks(SPLITS["report"])[0]:
-        print("error: experiment on weeks before 2024-04 only: 2024-04..2024-06 is what we report on", file=sys.stderr)
+    if on_report_weeks(args.weeks):
         return 2
-    rows = (
-        json.loads(args.rows.read_text(encoding="utf-8"))["rows"]
-        if args.rows
-        else collect(args.data, args.weeks, args.sample)
-    )
+    rows = read_rows(args.rows) if args.rows else collect(args.data, args.weeks, args.sample)
     result = evaluate(rows)
     print(f"{len({r['question'] for r in rows})} questions of weeks {args.weeks}, {len(rows)} options")
     for name, figures in result.items():
         area = "n/a" if figures["auc"] is None else f"{figures['auc']:.3f}"
         print(f"{name:20} forced choice {figures['forced_accuracy']:.3f}  AUC {area}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"weeks": args.weeks, "result": result, "rows": rows}) + "\n", encoding="utf-8")
+    write_rows(args.out, args.weeks, result, rows)
     return 0
 
 

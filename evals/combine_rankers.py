@@ -15,25 +15,22 @@ threshold can do).
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from qa import Settings
-from qa.evals.matching import auc, contains_answer
-from qa.evals.realtimeqa import (
-    DEFAULT_DATA,
-    SPLITS,
-    benchmark_assistant,
-    load_questions,
-    parse_weeks,
-    select,
-    weeks_between,
+from qa.evals.experiments import (
+    calibration_questions,
+    experiment_parser,
+    fit_logistic,
+    on_report_weeks,
+    progress,
+    read_rows,
+    write_rows,
 )
+from qa.evals.matching import auc, contains_answer
 from qa.evidence import rank
 from qa.reader.scoring import FEATURES, MIX_FILE, features_of, in_shape_group
 
@@ -41,9 +38,7 @@ FOLDS = 5
 
 
 def collect(data: Path, weeks: str, sample: int | None) -> list[dict[str, object]]:
-    first, last = parse_weeks(weeks)
-    assistant = benchmark_assistant(data / "articles.jsonl.gz", Settings(), retrieval="lexical")
-    questions = select(weeks_between(load_questions(data / "questions.jsonl"), first, last), limit=None, sample=sample)
+    assistant, questions = calibration_questions(data, weeks, sample)
     rows: list[dict[str, object]] = []
     started = time.perf_counter()
     for k, q in enumerate(questions, start=1):
@@ -63,22 +58,8 @@ def collect(data: Path, weeks: str, sample: int | None) -> list[dict[str, object
                     "holds": bool(contains_answer(evidence.text, [q.answer_text[0]])),
                 }
             )
-        if k % 20 == 0:
-            print(f"{k}/{len(questions)} questions, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        progress(k, len(questions), started)
     return rows
-
-
-def fit(x: np.ndarray, y: np.ndarray, steps: int = 3000, rate: float = 0.1, l2: float = 1e-3) -> np.ndarray:
-    """Logistic regression by gradient descent on standardised features; weights include the bias last."""
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(xb.shape[1])
-    positive = max(1.0, float(y.sum()))
-    weights = np.where(y == 1, len(y) / (2 * positive), len(y) / (2 * max(1.0, len(y) - positive)))
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(xb @ w)))
-        grad = xb.T @ ((p - y) * weights) / len(y) + l2 * np.r_[w[:-1], 0.0]
-        w -= rate * grad
-    return w
 
 
 def evaluate(rows: list[dict[str, object]]) -> dict[str, dict[str, float | None]]:
@@ -90,7 +71,7 @@ def evaluate(rows: list[dict[str, object]]) -> dict[str, dict[str, float | None]
     for fold in range(FOLDS):
         train = np.array([fold_of[str(r["question"])] != fold for r in rows])
         mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-9
-        w = fit((x[train] - mean) / std, y[train])
+        w = fit_logistic((x[train] - mean) / std, y[train], balanced=True)
         held = ~train
         mixed[held] = np.hstack([(x[held] - mean) / std, np.ones((held.sum(), 1))]) @ w
     scores = {
@@ -136,7 +117,7 @@ def fit_mix(rows: list[dict[str, object]], weeks: str) -> dict[str, object]:
     x = np.array([[float(r[f]) for f in FEATURES] for r in rows])  # type: ignore[arg-type]
     y = np.array([1.0 if r["holds"] else 0.0 for r in rows])
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
-    w = fit((x - mean) / std, y)
+    w = fit_logistic((x - mean) / std, y, balanced=True)
     scores = ((x - mean) / std) @ w[:-1] + w[-1]
     best = best_per_question(rows, scores)
     threshold = youden_threshold(best)
@@ -160,24 +141,14 @@ def fit_mix(rows: list[dict[str, object]], weeks: str) -> dict[str, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--weeks", default="calibration")
-    parser.add_argument("--sample", type=int, default=None)
-    parser.add_argument("--rows", type=Path, help="reuse the rows of an earlier run (its --out file)")
-    parser.add_argument("--out", type=Path, default=Path("evals/reports/combine.json"))
+    parser = experiment_parser(__doc__.split("\n")[0], "evals/reports/combine.json")
     parser.add_argument(
         "--fit", type=Path, nargs="?", const=MIX_FILE, help=f"write the shipped mix (default {MIX_FILE})"
     )
     args = parser.parse_args()
-    if parse_weeks(args.weeks)[1] >= parse_weeks(SPLITS["report"])[0]:
-        print("error: experiment on weeks before 2024-04 only: 2024-04..2024-06 is what we report on", file=sys.stderr)
+    if on_report_weeks(args.weeks):
         return 2
-    rows = (
-        json.loads(args.rows.read_text(encoding="utf-8"))["rows"]
-        if args.rows
-        else collect(args.data, args.weeks, args.sample)
-    )
+    rows = read_rows(args.rows) if args.rows else collect(args.data, args.weeks, args.sample)
     result = evaluate(rows)
     print(
         f"{len({r['question'] for r in rows})} questions of weeks {args.weeks}, {len(rows)} candidate sentences, "
@@ -190,8 +161,7 @@ def main() -> int:
         mix = fit_mix(rows, args.weeks)
         args.fit.write_text(json.dumps(mix, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.fit}: threshold {mix['threshold']}, {mix['fitted_on']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"weeks": args.weeks, "result": result, "rows": rows}) + "\n", encoding="utf-8")
+    write_rows(args.out, args.weeks, result, rows)
     return 0
 
 

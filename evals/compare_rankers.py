@@ -14,42 +14,20 @@ ranking only where it beats the evidence ranking here.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-from qa import Settings
+from qa.evals.experiments import calibration_questions, experiment_parser, on_report_weeks, progress
 from qa.evals.matching import auc, contains_answer
-from qa.evals.realtimeqa import (
-    DEFAULT_DATA,
-    SPLITS,
-    benchmark_assistant,
-    load_questions,
-    parse_weeks,
-    select,
-    weeks_between,
-)
 from qa.evidence import rank, sentences_of
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--weeks", default="calibration")
-    parser.add_argument("--sample", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path("evals/reports/rankers.json"))
+    parser = experiment_parser(__doc__.split("\n")[0], "evals/reports/rankers.json", reuse_rows=False)
     args = parser.parse_args()
-    first, last = parse_weeks(args.weeks)
-    if last >= parse_weeks(SPLITS["report"])[0]:
-        print("error: compare on weeks before 2024-04 only: 2024-04..2024-06 is what we report on", file=sys.stderr)
+    if on_report_weeks(args.weeks):
         return 2
-    settings = Settings()
-    assistant = benchmark_assistant(args.data / "articles.jsonl.gz", settings, retrieval="lexical")
-    questions = select(
-        weeks_between(load_questions(args.data / "questions.jsonl"), first, last), limit=None, sample=args.sample
-    )
+    assistant, questions = calibration_questions(args.data, args.weeks, args.sample)
     rows = []
     started = time.perf_counter()
     for k, q in enumerate(questions, start=1):
@@ -71,8 +49,7 @@ def main() -> int:
         row["reader_score"] = round(best[0], 4) if best else 0.0
         row["reader_holds"] = bool(best and contains_answer(best[1].text, [gold]))
         rows.append(row)
-        if k % 20 == 0:
-            print(f"{k}/{len(questions)} questions, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        progress(k, len(questions), started)
 
     answerable = [r for r in rows if r["gold_in_passages"]]
     print(

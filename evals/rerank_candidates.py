@@ -14,23 +14,18 @@ probability that the passage answers, its best sentence probability, its best sp
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from pathlib import Path
 
-from qa import Settings
-from qa.evals.matching import contains_answer
-from qa.evals.realtimeqa import (
-    DEFAULT_DATA,
-    SPLITS,
-    benchmark_assistant,
-    load_questions,
-    parse_weeks,
-    select,
-    weeks_between,
+from qa.evals.experiments import (
+    calibration_questions,
+    experiment_parser,
+    on_report_weeks,
+    progress,
+    read_rows,
+    write_rows,
 )
+from qa.evals.matching import contains_answer
 from qa.evidence import rank
 from qa.reader.scoring import NO_SPAN, rescore, shipped_mix
 
@@ -38,9 +33,7 @@ KEEP = 5
 
 
 def collect(data: Path, weeks: str, sample: int | None, candidates: int) -> list[dict[str, object]]:
-    first, last = parse_weeks(weeks)
-    assistant = benchmark_assistant(data / "articles.jsonl.gz", Settings(), retrieval="lexical")
-    questions = select(weeks_between(load_questions(data / "questions.jsonl"), first, last), limit=None, sample=sample)
+    assistant, questions = calibration_questions(data, weeks, sample)
     mix = shipped_mix()
     rows: list[dict[str, object]] = []
     started = time.perf_counter()
@@ -70,8 +63,7 @@ def collect(data: Path, weeks: str, sample: int | None, candidates: int) -> list
                     "holds": bool(contains_answer(f"{p.title} {p.text}", [q.answer_text[0]])),
                 }
             )
-        if k % 20 == 0:
-            print(f"{k}/{len(questions)} questions, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        progress(k, len(questions), started)
     return rows
 
 
@@ -91,28 +83,17 @@ def evaluate(rows: list[dict[str, object]]) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--weeks", default="calibration")
-    parser.add_argument("--sample", type=int, default=None)
+    parser = experiment_parser(__doc__.split("\n")[0], "evals/reports/rerank.json")
     parser.add_argument("--candidates", type=int, default=30)
-    parser.add_argument("--rows", type=Path, help="reuse the rows of an earlier run (its --out file)")
-    parser.add_argument("--out", type=Path, default=Path("evals/reports/rerank.json"))
     args = parser.parse_args()
-    if parse_weeks(args.weeks)[1] >= parse_weeks(SPLITS["report"])[0]:
-        print("error: experiment on weeks before 2024-04 only: 2024-04..2024-06 is what we report on", file=sys.stderr)
+    if on_report_weeks(args.weeks):
         return 2
-    rows = (
-        json.loads(args.rows.read_text(encoding="utf-8"))["rows"]
-        if args.rows
-        else collect(args.data, args.weeks, args.sample, args.candidates)
-    )
+    rows = read_rows(args.rows) if args.rows else collect(args.data, args.weeks, args.sample, args.candidates)
     result = evaluate(rows)
     print(f"{len({r['question'] for r in rows})} questions of weeks {args.weeks}, {len(rows)} candidate passages")
     for name, share in result.items():
         print(f"{name:16} gold text in the first {KEEP}: {share:.3f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"weeks": args.weeks, "result": result, "rows": rows}) + "\n", encoding="utf-8")
+    write_rows(args.out, args.weeks, result, rows)
     return 0
 
 
