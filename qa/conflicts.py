@@ -1,12 +1,10 @@
 """Articles that disagree on the asked fact, said out loud with each value and its article's date.
 
 The values are the reader's short answers (qa/reader/short.py) in each article's best sentence, where the reader
-prefers its span to "no answer": so both sentences answer the question asked, not merely share a topic. (A looser
-margin, -7.2, the one that best separates RealTimeQA's calibration sentences holding the gold text, turned 11 seed
-answers into false conflicts, "Iran" against "Ukraine"; evals/README.md.) Two values
-differ when they are of one kind (dates, figures, or other words) and, normalised ("eighteen" = "18", "2,800" =
-"2800", "Dec. 28" = "December 28"), share no date, no figure, or no content word.
-Only one value per article is taken, so an article never disagrees with itself.
+prefers its span to "no answer": so both sentences answer the question asked, not merely share a topic (the gates
+tried, and why this one: evals/README.md). Two values differ when they are of one kind (dates, figures, or other
+words) and, normalised ("eighteen" = "18", "2,800" = "2800", "Dec. 28" = "December 28"), share no date, no figure,
+or no content word. Only one value per article is taken, so an article never disagrees with itself.
 """
 
 from __future__ import annotations

@@ -69,6 +69,13 @@ class Evidence:
         return self.stated if self.stated is not None else self.passage.text[self.start : self.end]
 
     @property
+    def source(self) -> tuple[str, int, int]:
+        """The text the sentence was read from (its passage, or its metadata statement) and its place in it."""
+        if self.stated is not None:
+            return self.stated, 0, len(self.stated)
+        return self.passage.text, self.start, self.end
+
+    @property
     def article_start(self) -> int:
         return self.passage.start + self.start
 

@@ -40,7 +40,7 @@ def in_shape_group(ranked: Sequence[Evidence], position: int) -> bool:
 
 def features_of(evidence: Evidence, reading: PassageReading, in_first_group: bool) -> list[float]:
     """The mix's inputs for one sentence, given the reading of its source (its passage, or its metadata statement)."""
-    start, end = (0, len(evidence.text)) if evidence.stated is not None else (evidence.start, evidence.end)
+    _, start, end = evidence.source
     span = reading.span_within(start, end)
     sentence = reading.sentence_score(start, end) if evidence.stated is None else reading.best_sentence
     return [
@@ -94,23 +94,10 @@ def rescore(question: str, ranked: Sequence[Evidence], reader: Reader, mix: Answ
     The reader reads every passage once (and each metadata statement as its own text), all in one batch."""
     if not ranked:
         return []
-    texts: list[str] = []
-    where: dict[str, int] = {}
-    for evidence in ranked:
-        key = evidence.stated if evidence.stated is not None else evidence.passage.chunk_id
-        if key not in where:
-            where[key] = len(texts)
-            texts.append(evidence.stated if evidence.stated is not None else evidence.passage.text)
-    readings = reader.read(question, texts)
+    texts = list(dict.fromkeys(e.source[0] for e in ranked))  # each passage or statement once, in first-seen order
+    readings = dict(zip(texts, reader.read(question, texts)))
     rows = np.array(
-        [
-            features_of(
-                e,
-                readings[where[e.stated if e.stated is not None else e.passage.chunk_id]],
-                in_shape_group(ranked, i),
-            )
-            for i, e in enumerate(ranked)
-        ],
+        [features_of(e, readings[e.source[0]], in_shape_group(ranked, i)) for i, e in enumerate(ranked)],
         dtype=np.float64,
     )
     scores = mix.score(rows)

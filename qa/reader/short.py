@@ -21,16 +21,9 @@ class Short:
     margin: float  # how much the reader prefers the span to "no answer" (start + end logits); > 0: preferred
 
 
-def _source(evidence: Evidence) -> tuple[str, int, int]:
-    """The text the reader reads for a sentence, and the sentence's place in it."""
-    if evidence.stated is not None:
-        return evidence.stated, 0, len(evidence.stated)
-    return evidence.passage.text, evidence.start, evidence.end
-
-
 def answers_in(question: str, evidence: Evidence, reader: Reader) -> bool:
     """Whether the reader prefers some span of the sentence to "no answer": it finds the question answered there."""
-    source, start, end = _source(evidence)
+    source, start, end = evidence.source
     span = reader.read(question, [source])[0].span_within(start, end)
     return span is not None and span.margin > 0
 
@@ -39,7 +32,7 @@ def short_answer(question: str, evidence: Evidence, reader: Reader, min_margin: 
     """The reader's best span inside the sentence that answers, when the span says less than the whole sentence
     (a quote that is all answer needs no lead) and, with `min_margin`, when the reader prefers it to no answer by
     more than that."""
-    source, start, end = _source(evidence)
+    source, start, end = evidence.source
     span = reader.read(question, [source])[0].span_within(start, end)
     if span is None or (min_margin is not None and span.margin <= min_margin):
         return None

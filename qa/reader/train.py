@@ -35,6 +35,7 @@ DEFAULT_DATA = Path("../shared/training/squad2-half-dev/squad2-half-dev.json.gz"
 SEED = 13
 HELD_OUT_ARTICLES = 2
 CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_MINUTES = 10.0
 # A retrieved passage is often about the story without the answer: pair some answerable questions with another
 # paragraph of their article, as unanswerable examples that SQuAD's in-paragraph near misses do not cover.
 OTHER_PARAGRAPH_SHARE = 0.3
@@ -240,7 +241,7 @@ def train(
     epochs: int | None,
     *,
     resume: bool = False,
-    checkpoint_minutes: float = 10.0,
+    checkpoint_minutes: float = CHECKPOINT_MINUTES,
 ) -> dict[str, Any]:
     import torch
     from tqdm import tqdm
@@ -369,7 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--resume", action="store_true", help=f"continue from OUT/{CHECKPOINT} if a run left one")
     parser.add_argument(
-        "--checkpoint-minutes", type=float, default=10.0, help="write a checkpoint this often (default 10)"
+        "--checkpoint-minutes",
+        type=float,
+        default=CHECKPOINT_MINUTES,
+        help=f"write a checkpoint this often (default {CHECKPOINT_MINUTES:g})",
     )
     args = parser.parse_args(argv)
     if not args.data.is_file():
