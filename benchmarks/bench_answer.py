@@ -1,7 +1,7 @@
 """Answering speed of the embedded backend: `python benchmarks/bench_answer.py [--answer-prompts N]`.
 
 On the ~1k-chunk index cut from the RealTimeQA index: for N questions, the 5 passages `Assistant.retrieve`
-picks are turned into the prompt qa sends (`qa.prompts.answer_prompt`), and the bundled Gemma 3 270M streams
+picks are turned into the prompt qa sends (`qa.generation.prompts.answer_prompt`), and the bundled Gemma 3 270M streams
 its answer through `EmbeddedLLM.stream` as `Assistant.ask` does it. Measured: model load, time to first token,
 decode speed (tokens after the first ÷ time after the first), prompt size; then a sustained decode of 128
 tokens with the stop sequences removed, and time to first token through `Assistant.ask(mode="generate")`.
@@ -47,7 +47,7 @@ def prompt_tokens(texts: list[str]) -> list[int]:
     """Prompt lengths in Gemma tokens (the tokenizer alone is loaded, not the weights)."""
     from llama_cpp import Llama
 
-    from qa.backends.embedded import bundled_gguf
+    from qa.generation.embedded import bundled_gguf
 
     vocab = Llama(model_path=str(bundled_gguf()), vocab_only=True, verbose=False)
     try:
@@ -58,7 +58,7 @@ def prompt_tokens(texts: list[str]) -> list[int]:
 
 def run(workspace: Workspace) -> Section:
     from qa import Assistant, Settings
-    from qa.prompts import answer_prompt
+    from qa.generation.prompts import answer_prompt
 
     opts = workspace.opts
     index_dir = workspace.index("1k")

@@ -35,12 +35,12 @@ from bench_common import (
 
 TARGET_ASK = 5.0
 
-# The `qa` console script (`from qa.cli import main; main()`) with timestamps on stderr; wall-clock times, so the
-# parent can subtract the moment it launched the process.
+# The `qa` console script (`from qa.cli.commands import main; main()`) with timestamps on stderr; wall-clock times,
+# so the parent can subtract the moment it launched the process.
 RUNNER = """
 import sys, time
 _start = time.time()
-import qa, qa.cli
+import qa, qa.cli.commands
 sys.stderr.write(f"@@imported {time.time()}\\n")
 
 def _first(cls, name, mark):
@@ -69,7 +69,7 @@ def _first_piece(cls):
 _first(qa.SentenceTransformerEmbedder, "embed", "embedded")
 _first_piece(qa.EmbeddedLLM)
 sys.argv = ["qa", *sys.argv[1:]]
-qa.cli.main()
+qa.cli.commands.main()
 """
 
 

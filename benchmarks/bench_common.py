@@ -2,7 +2,7 @@
 
 Everything here is cheap to import (no models, no Chroma at import time), so `tests/test_benchmarks.py` can
 pin the pure helpers. The suite measures through the public code paths (`qa.Assistant`, the `qa` CLI,
-`app.py`); the only index internals it relies on are the two Chroma collections described in qa/store.py,
+`app.py`); the only index internals it relies on are the two Chroma collections described in qa/index/store.py,
 which it copies to build indexes of several sizes without embedding anything again.
 """
 
@@ -239,7 +239,7 @@ class Workspace:
 def open_chroma(path: Path) -> Any:
     """A Chroma client on an index directory, opened the way qa opens it (one client per path and process)."""
     from qa import Settings
-    from qa.store import open_client
+    from qa.index.store import open_client
 
     return open_client(Settings(index_dir=path, chroma_url=None))
 
@@ -248,7 +248,7 @@ def copy_subset(source: Path, target: Path, chunks: int, seed: int = SEED) -> in
     """Copy whole articles (their chunks and catalog records, embeddings included) until `chunks` is reached.
 
     Articles are taken in a fixed random order, so a subset covers the whole half-year like the full index.
-    The collections get the names, metadata and distance space of the source, as qa/store.py creates them.
+    The collections get the names, metadata and distance space of the source, as qa/index/store.py creates them.
     """
     src = open_chroma(source)
     src_chunks = src.get_collection(f"{COLLECTION}_chunks")

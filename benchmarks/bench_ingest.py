@@ -150,7 +150,7 @@ def run(workspace: Workspace) -> Section:
     # --- 1b. the raw encoder on the very same texts -------------------------------------------------
     from sentence_transformers import SentenceTransformer
 
-    from qa.embeddings import bundled_model_path
+    from qa.index.embeddings import bundled_model_path
 
     batch_size = settings.embed_batch_size
     with stopwatch() as load_raw:

@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa import Assistant, Settings
-    from qa.evidence import rank
+    from qa.grounding.evidence import rank
     from qa.reader.runtime import OnnxReader
     from qa.reader.short import short_answer
 

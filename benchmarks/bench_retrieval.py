@@ -75,7 +75,7 @@ class CachedEmbedder:
 def measure(index_dir: Path, questions: list[Question]) -> dict[str, Any]:
     """All timings for one index, in this process (run it in a fresh one: peak RSS is the process's)."""
     from qa import Assistant, SentenceTransformerEmbedder, Settings
-    from qa.retrieval import HybridRetriever
+    from qa.retrieval.hybrid import HybridRetriever
 
     settings = Settings(index_dir=index_dir, backend="embedded", chroma_url=None)
     started = time.perf_counter()

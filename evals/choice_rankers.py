@@ -1,12 +1,12 @@
-"""Which option of a multiple-choice question do the passages support: today's window scoring (qa/choices.py),
+"""Which option of a multiple-choice question do the passages support: today's window scoring (qa/grounding/choices.py),
 the trained reader, or a learned mix of both? Measured on RealTimeQA weeks we do not report on.
 
     python evals/choice_rankers.py [--data ../shared/benchmarks/realtimeqa-2024h1] [--weeks calibration]
         [--sample N] [--rows FILE] [--out evals/reports/choices.json]
 
 For each question (asked with `date_to` = its quiz date; passages found as `ask(choices=...)` finds them, by
-lexical retrieval), every option gets the features: the window score of `qa/choices.py`; the reader's span margin
-over the option's best mention in a passage (how much it prefers exactly those words as the answer to "no
+lexical retrieval), every option gets the features: the window score of `qa/grounding/choices.py`; the reader's span
+margin over the option's best mention in a passage (how much it prefers exactly those words as the answer to "no
 answer"); its probability that the sentence of that mention answers; its probability that the mention's passage
 answers; and how much the option's words overlap the reader's best short answer over all passages. A logistic
 regression over them is fitted in 5 folds split by question. Printed: forced-choice accuracy (always the best
@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.choices import is_none_of_the_above, support
 from qa.evals.experiments import (
     calibration_questions,
     experiment_parser,
@@ -33,6 +32,7 @@ from qa.evals.experiments import (
     write_rows,
 )
 from qa.evals.matching import auc, token_f1
+from qa.grounding.choices import is_none_of_the_above, support
 from qa.reader.scoring import NO_SPAN, logit
 
 FEATURES = ["rules", "margin", "sentence", "passage", "short_overlap"]

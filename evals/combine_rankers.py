@@ -5,8 +5,8 @@
 
 An experiment on RealTimeQA weeks we do not report on, not a shipped ranker. For each question (top-5 passages
 by lexical retrieval, `date_to` = its quiz date), every candidate sentence gets the features: the evidence
-ranking's score and whether it has the answer's shape (qa/evidence.py), the reader's probability that it answers,
-the reader's best span margin inside it, and the reader's probability that its passage answers. The label: the
+ranking's score and whether it has the answer's shape (qa/grounding/evidence.py), the reader's probability that it
+answers, the reader's best span margin inside it, and the reader's probability that its passage answers. The label: the
 sentence holds the gold choice text. A logistic regression is fitted in 5 folds split by question; for the held-out
 fold's questions the best sentence by each score is checked. Printed: how often the best sentence holds the gold
 text, by the rules, the reader and the mix, and the AUC of each best sentence's score (what one refusal
@@ -31,7 +31,7 @@ from qa.evals.experiments import (
     write_rows,
 )
 from qa.evals.matching import auc, contains_answer
-from qa.evidence import rank
+from qa.grounding.evidence import rank
 from qa.reader.scoring import FEATURES, MIX_FILE, features_of, in_shape_group
 
 FOLDS = 5

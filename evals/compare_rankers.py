@@ -1,5 +1,5 @@
-"""Which sentence answers: today's evidence ranking (qa/evidence.py) against the trained reader's, on RealTimeQA
-weeks we do not report on.
+"""Which sentence answers: today's evidence ranking (qa/grounding/evidence.py) against the trained reader's, on
+RealTimeQA weeks we do not report on.
 
     python evals/compare_rankers.py [--data ../shared/benchmarks/realtimeqa-2024h1] [--weeks calibration]
         [--sample N] [--out evals/reports/rankers.json]
@@ -19,7 +19,7 @@ import time
 
 from qa.evals.experiments import calibration_questions, experiment_parser, on_report_weeks, progress
 from qa.evals.matching import auc, contains_answer
-from qa.evidence import rank, sentences_of
+from qa.grounding.evidence import rank, sentences_of
 
 
 def main() -> int:

@@ -1,8 +1,8 @@
 """How often the injection detector flags sentences of real news: `python evals/injection_scan.py [ARTICLES]`.
 
 ARTICLES is a JSON lines file (optionally .gz) with a `text` field per line; the default is the RealTimeQA
-articles in ../shared. Each article is normalised as ingest does (`qa.normalise.clean_text`), split into
-sentences as the chunker splits them, and every sentence `qa.injection` would mask is printed with its
+articles in ../shared. Each article is normalised as ingest does (`qa.text.normalise.clean_text`), split into
+sentences as the chunker splits them, and every sentence `qa.text.injection` would mask is printed with its
 article's line number and the language of the pattern that caught it, then a summary line. Every flagged
 sentence should be a real instruction to an AI; anything else is a false positive to fix in
 qa/data/injection.txt.
@@ -17,9 +17,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from qa.chunking import split_sentences
-from qa.injection import flagged_spans, matching
-from qa.normalise import clean_text
+from qa.ingest.chunking import split_sentences
+from qa.text.injection import flagged_spans, matching
+from qa.text.normalise import clean_text
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "realtimeqa-2024h1" / "articles.jsonl.gz"
 

@@ -7,8 +7,8 @@ RealTimeQA weeks we do not report on.
 For each question (`date_to` = its quiz date), lexical retrieval hands out `--candidates` passages (the per-article
 cap applied). They are reordered by each score below and the first 5 are kept; printed is how often those 5 hold
 the gold choice text, against the retrieval order's first 5 and against all candidates (the ceiling):
-the evidence ranking's best sentence per passage (qa/evidence.py, over all candidates' sentences), the reader's
-probability that the passage answers, its best sentence probability, its best span margin, and the answer score
+the evidence ranking's best sentence per passage (qa/grounding/evidence.py, over all candidates' sentences), the
+reader's probability that the passage answers, its best sentence probability, its best span margin, and the answer score
 (qa/reader/scoring.py: reader and rules mixed, fitted on the calibration weeks) of the passage's best sentence.
 """
 
@@ -26,7 +26,7 @@ from qa.evals.experiments import (
     write_rows,
 )
 from qa.evals.matching import contains_answer
-from qa.evidence import rank
+from qa.grounding.evidence import rank
 from qa.reader.scoring import NO_SPAN, rescore, shipped_mix
 
 KEEP = 5

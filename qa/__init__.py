@@ -8,12 +8,7 @@ import qa.offline  # noqa: F401
 
 # isort: split
 
-from qa.answer import Answer, Citation, ShortAnswer, Timings
 from qa.assistant import Assistant, Status
-from qa.backends import LLM, EmbeddedLLM, OllamaLLM
-from qa.doctor import DoctorReport, Problem
-from qa.documents import Article
-from qa.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.errors import (
     BackendError,
     ChromaUnreachableError,
@@ -28,13 +23,18 @@ from qa.errors import (
     StoreError,
 )
 from qa.evals import EvalCase, EvalRun, compare_runs, evaluate, load_cases, write_report
-from qa.followup import standalone_question
-from qa.ingest import FailedFile, IngestReport, Progress
-from qa.prompts import CANNOT_ANSWER
-from qa.retrieval import Passage
+from qa.generation.backends import LLM, EmbeddedLLM, OllamaLLM
+from qa.generation.prompts import CANNOT_ANSWER
+from qa.grounding.answer import Answer, Citation, ShortAnswer, Timings
+from qa.index.doctor import DoctorReport, Problem
+from qa.index.embeddings import Embedder, SentenceTransformerEmbedder
+from qa.index.store import ArticleRecord
+from qa.ingest.documents import Article
+from qa.ingest.run import FailedFile, IngestReport, Progress
+from qa.ingest.uploads import Upload, check_upload, keep_upload
+from qa.retrieval.followup import standalone_question
+from qa.retrieval.hybrid import Passage
 from qa.settings import Settings, SettingsWarning
-from qa.store import ArticleRecord
-from qa.uploads import Upload, check_upload, keep_upload
 
 __all__ = [
     "CANNOT_ANSWER",

@@ -9,23 +9,23 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from qa.answer import Answer, chosen_answer, grounded_answer, refusal
-from qa.backends import LLM, BackendChoice, OllamaLLM, choose_backend, fallback
-from qa.choices import is_none_of_the_above, pick
-from qa.citations import drop_invalid
-from qa.doctor import Doctor, DoctorReport
-from qa.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.errors import BackendError, IndexEmptyError, InputError, ModelStoppedError, QAError
-from qa.followup import standalone_question
-from qa.grounding import ground
-from qa.ingest import Ingestor, IngestReport, ProgressCallback
-from qa.locking import WaitCallback
-from qa.prompts import answer_prompt
+from qa.generation.backends import LLM, BackendChoice, OllamaLLM, choose_backend, fallback
+from qa.generation.prompts import answer_prompt
+from qa.grounding.answer import Answer, chosen_answer, grounded_answer, refusal
+from qa.grounding.choices import is_none_of_the_above, pick
+from qa.grounding.citations import drop_invalid
+from qa.grounding.ground import ground
+from qa.index.doctor import Doctor, DoctorReport
+from qa.index.embeddings import Embedder, SentenceTransformerEmbedder
+from qa.index.locking import WaitCallback
+from qa.index.store import ArticleRecord, Store
+from qa.ingest.run import Ingestor, IngestReport, ProgressCallback
 from qa.reader.runtime import Reader, shared_reader
 from qa.reader.scoring import shipped_mix
-from qa.retrieval import HybridRetriever, Passage, Retriever, bm25_for, renumber
+from qa.retrieval.followup import standalone_question
+from qa.retrieval.hybrid import HybridRetriever, Passage, Retriever, bm25_for, renumber
 from qa.settings import MAX_TOP_K, Settings
-from qa.store import ArticleRecord, Store
 
 
 class Status(BaseModel):
@@ -132,7 +132,7 @@ class Assistant:
         return OllamaLLM(self.settings.ollama_host, "", self.settings.ollama_probe_timeout).models()
 
     def rewrite(self, question: str, history: Sequence[str]) -> str:
-        """A follow-up made standalone from the earlier questions (see `qa.followup`)."""
+        """A follow-up made standalone from the earlier questions (see `qa.retrieval.followup`)."""
         return standalone_question(question, history)
 
     def backend(self, name: str | None = None) -> BackendChoice:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from qa.documents import MAX_LINE_BYTES, MAX_TITLE_CHARS
+from qa.ingest.documents import MAX_LINE_BYTES, MAX_TITLE_CHARS
 
 GOOD_TEXT = "Title: Rail strike ends\nDate: 2024-03-01\n\nThe rail strike in Lyon ended on Friday after nine days.\n"
 GOOD_LINE = json.dumps({"id": "good", "title": "Dam opens", "text": "The new dam in Porto opened on Monday."})

@@ -40,8 +40,8 @@ def _no_lock(*args: object, **kwargs: object) -> Iterator[None]:
 def stale_writer(index: str, file: str, ready: str, go: str) -> None:
     """Open the index, wait until told, then ingest `file` with the copy opened before, ignoring the lock: what two
     writers without the lock do to each other, made deterministic."""
-    from qa.locking import IndexLock
-    from qa.store import Store
+    from qa.index.locking import IndexLock
+    from qa.index.store import Store
 
     IndexLock.hold = _no_lock  # type: ignore[assignment,method-assign]
     Store.refresh = lambda self: False  # type: ignore[method-assign]

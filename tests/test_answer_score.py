@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from qa import Assistant, SentenceTransformerEmbedder
-from qa.evidence import Evidence, rank
+from qa.grounding.evidence import Evidence, rank
 from qa.reader.decode import PassageReading, Span
 from qa.reader.scoring import (
     FEATURES,
@@ -22,7 +22,7 @@ from qa.reader.scoring import (
     rescore,
     shipped_mix,
 )
-from qa.retrieval import Passage
+from qa.retrieval.hybrid import Passage
 from tests.conftest import make_settings
 
 TEXT = "Rain fell in Taipei on Monday. The Netherlands will send 18 jets."

@@ -1,4 +1,4 @@
-"""What an article's text is: hidden HTML text dropped (qa/hidden_text.py), every format normalised at ingest."""
+"""What an article's text is: hidden HTML text dropped (qa/ingest/hidden_text.py), every format normalised at ingest."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.documents import parse
+from qa.ingest.documents import parse
 
 pytestmark = pytest.mark.unit
 

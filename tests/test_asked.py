@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.asked import about_another_day, counted_phrases, days_named, days_of_passage, focus_of, has_shape
+from qa.grounding.asked import about_another_day, counted_phrases, days_named, days_of_passage, focus_of, has_shape
 
 
 @pytest.mark.unit

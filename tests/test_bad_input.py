@@ -218,12 +218,12 @@ def test_an_unexpected_error_while_reading_one_file_is_that_files_error(
     folder: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The last-resort guard: a reader bug nobody has met yet costs one file, not the run."""
-    import qa.documents
+    import qa.ingest.documents
 
     def broken(file: str, text: str) -> object:
         raise LookupError("a reader bug")
 
-    monkeypatch.setattr(qa.documents, "_parse_html", broken)
+    monkeypatch.setattr(qa.ingest.documents, "_parse_html", broken)
     (folder / "page.html").write_text("<html><body><p>Some text.</p></body></html>")
     report = Assistant(make_settings(tmp_path / "index"), embedder=embedder).ingest([folder])
     assert report.added == 2

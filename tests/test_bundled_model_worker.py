@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, EmbeddedLLM, ModelStoppedError
-from qa.backends.embedded import bundled_gguf, worker_pid
-from qa.prompts import answer_prompt
+from qa.generation.embedded import bundled_gguf, worker_pid
+from qa.generation.prompts import answer_prompt
 from tests.conftest import ROOT, SEEDS, UNREACHABLE_OLLAMA
 
 pytestmark = pytest.mark.slow

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from qa import Assistant, ChromaUnreachableError, IndexMismatchError, SentenceTransformerEmbedder, Settings
-from qa.cli import cli
-from qa.retrieval import bm25_for
-from qa.store import Store
+from qa.cli.commands import cli
+from qa.index.store import Store
+from qa.retrieval.hybrid import bm25_for
 from tests.conftest import ROOT, SEED_EXCHANGE, SEED_OVERVIEW, SEEDS, UNREACHABLE_OLLAMA, free_port, make_settings
 
 pytestmark = pytest.mark.integration

@@ -3,8 +3,8 @@ from collections.abc import Sequence
 import pytest
 
 from qa import SentenceTransformerEmbedder
-from qa.chunking import chunk_text, split_sentences
-from qa.documents import Article, parse, read_bytes
+from qa.ingest.chunking import chunk_text, split_sentences
+from qa.ingest.documents import Article, parse, read_bytes
 from tests.conftest import SEEDS
 
 
@@ -63,9 +63,9 @@ def test_a_sentence_longer_than_the_budget_is_cut_at_word_boundaries() -> None:
 
 @pytest.mark.integration
 def test_no_seed_chunk_is_truncated_by_the_embedding_window(embedder: SentenceTransformerEmbedder) -> None:
-    from qa.ingest import Ingestor
+    from qa.index.store import Store
+    from qa.ingest.run import Ingestor
     from qa.settings import Settings
-    from qa.store import Store
 
     settings = Settings()
     ingestor = Ingestor(settings, Store(settings, embedder.name), embedder)

@@ -1,7 +1,14 @@
 import pytest
 
 from qa import CANNOT_ANSWER
-from qa.citations import best_quote, cited_numbers, drop_invalid, is_refusal, repair_citations, sentences_citing
+from qa.grounding.citations import (
+    best_quote,
+    cited_numbers,
+    drop_invalid,
+    is_refusal,
+    repair_citations,
+    sentences_citing,
+)
 
 pytestmark = pytest.mark.unit
 

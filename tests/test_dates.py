@@ -1,6 +1,6 @@
 import pytest
 
-from qa.dates import date_number, parse_date
+from qa.text.dates import date_number, parse_date
 
 pytestmark = pytest.mark.unit
 

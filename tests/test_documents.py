@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from qa import DocumentError
-from qa.documents import (
+from qa.ingest.documents import (
     MAX_LINE_BYTES,
     MAX_TITLE_CHARS,
     Article,

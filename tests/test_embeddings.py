@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from qa import Assistant, SentenceTransformerEmbedder
-from qa.embeddings import bundled_model_path, onnx_cache_dir
+from qa.index.embeddings import bundled_model_path, onnx_cache_dir
 from tests.conftest import SEEDS, make_settings
 
 pytestmark = pytest.mark.integration
@@ -68,7 +68,7 @@ def test_a_model_the_onnx_backend_cannot_run_falls_back_to_torch_with_a_warning(
         '{"word_embedding_dimension": 384, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}'
     )
     embedder = SentenceTransformerEmbedder(str(folder), backend="onnx")
-    with caplog.at_level(logging.WARNING, logger="qa.embeddings"):
+    with caplog.at_level(logging.WARNING, logger="qa.index.embeddings"):
         vectors = embedder.embed(["a sentence"])
     assert embedder.backend_used == "torch" and vectors.shape == (1, 384)
     assert "torch instead of ONNX" in caplog.text and "mean pooling" in caplog.text
@@ -82,13 +82,13 @@ def test_a_failed_export_falls_back_to_torch_with_the_reason(
     def broken(model_path: Path, target: Path) -> None:
         raise RuntimeError("no exporter here")
 
-    monkeypatch.setattr("qa.embeddings._export", broken)
+    monkeypatch.setattr("qa.index.embeddings._export", broken)
     folder = tmp_path / "copy"
     folder.mkdir()
     for item in bundled_model_path().iterdir():
         (folder / item.name).symlink_to(item)
     embedder = SentenceTransformerEmbedder(str(folder))
-    with caplog.at_level(logging.WARNING, logger="qa.embeddings"):
+    with caplog.at_level(logging.WARNING, logger="qa.index.embeddings"):
         assert embedder.embed(["a sentence"]).shape == (1, 384)
     assert embedder.backend_used == "torch"
     assert "the export failed (RuntimeError: no exporter here)" in caplog.text

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from qa import EvalRun, evaluate
-from qa.cli import cli
+from qa.cli.commands import cli
 from tests.conftest import ROOT, SEEDS, make_settings
 from tests.fake_ollama import FakeOllama
 

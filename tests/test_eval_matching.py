@@ -13,7 +13,7 @@ from qa.evals.matching import (
     token_f1,
     unsupported_numbers,
 )
-from qa.facts import normalize, numbers_in
+from qa.text.facts import normalize, numbers_in
 
 pytestmark = pytest.mark.unit
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import Answer, build_answer, refusal
 from qa.evals import EvalCase, EvalRun, compare_runs, failures, write_report
 from qa.evals.scoring import aggregate, score_case
-from qa.retrieval import Passage
+from qa.grounding.answer import Answer, build_answer, refusal
+from qa.retrieval.hybrid import Passage
 
 pytestmark = pytest.mark.unit
 

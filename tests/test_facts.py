@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.dates import anchor, as_stated
-from qa.facts import missing_facts, names_in, normalize, numbers_in
+from qa.text.dates import anchor, as_stated
+from qa.text.facts import missing_facts, names_in, normalize, numbers_in
 
 pytestmark = pytest.mark.unit
 
@@ -56,7 +56,7 @@ def test_as_stated_adds_the_dates_a_passage_implies() -> None:
 
 
 def test_quantities_leave_out_calendar_dates() -> None:
-    from qa.facts import quantities_in
+    from qa.text.facts import quantities_in
 
     assert quantities_in("176 drones were launched overnight into December 3, 2023") == ["176"]
     assert quantities_in("on 28 December, 32 people died") == ["32"]

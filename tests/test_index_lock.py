@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, SentenceTransformerEmbedder
-from qa.store import Store
+from qa.index.store import Store
 from tests.conftest import ROOT, SEEDS, UNREACHABLE_OLLAMA, make_settings
 from tests.test_ingest_resume import assert_consistent
 
@@ -95,7 +95,7 @@ def test_two_concurrent_ingests_of_one_file_leave_every_article_once_and_the_sec
 
 
 def test_a_second_writer_fails_with_one_line_naming_qa_lock_timeout_after_it_waited(tmp_path: Path) -> None:
-    from qa.locking import index_lock
+    from qa.index.locking import index_lock
 
     index = tmp_path / "index"
     settings = make_settings(index)
@@ -110,7 +110,7 @@ def test_a_second_writer_fails_with_one_line_naming_qa_lock_timeout_after_it_wai
 
 
 def test_a_second_writer_waits_for_the_lock_and_goes_on_once_it_is_free(tmp_path: Path) -> None:
-    from qa.locking import index_lock
+    from qa.index.locking import index_lock
 
     index = tmp_path / "index"
     with index_lock(make_settings(index)).hold("remove", 0):
@@ -231,7 +231,7 @@ def test_doctor_finds_the_index_two_unlocked_writers_broke_and_repair_makes_it_w
 def test_an_ingest_killed_with_sigkill_part_way_is_made_exact_by_the_next_run(
     tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    from qa.locking import WRITES_FILE
+    from qa.index.locking import WRITES_FILE
 
     big = feed(tmp_path / "big.jsonl", 0, 900)  # batches of 256 chunks: the kill lands inside the file
     index = tmp_path / "index"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, IndexMismatchError, SentenceTransformerEmbedder
-from qa.ingest import Ingestor
-from qa.store import Store
+from qa.index.store import Store
+from qa.ingest.run import Ingestor
 from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, make_settings
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, Progress, SentenceTransformerEmbedder
-from qa.store import Store
+from qa.index.store import Store
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration

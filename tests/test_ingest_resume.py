@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from qa import Assistant, Progress, SentenceTransformerEmbedder
-from qa.cli import cli
-from qa.ingest import Ingestor
-from qa.store import Store
+from qa.cli.commands import cli
+from qa.index.store import Store
+from qa.ingest.run import Ingestor
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration

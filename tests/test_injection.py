@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from qa import Answer, Assistant, SentenceTransformerEmbedder
-from qa.prompts import answer_prompt
+from qa.generation.prompts import answer_prompt
 from qa.ui.render import sources_html
 from tests.conftest import SEED_OVERVIEW, SEEDS, make_settings
 from tests.fake_ollama import FakeOllama

@@ -1,4 +1,4 @@
-"""The injection detector: qa/injection.py and its phrasings, qa/data/injection.txt."""
+"""The injection detector: qa/text/injection.py and its phrasings, qa/data/injection.txt."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.injection import PATTERNS, fold, is_instruction, mask, matching, phrasings
+from qa.text.injection import PATTERNS, fold, is_instruction, mask, matching, phrasings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.normalise import clean_text, is_blank
+from qa.text.normalise import clean_text, is_blank
 
 pytestmark = pytest.mark.unit
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, BackendError, OllamaLLM, SentenceTransformerEmbedder
-from qa.backends import choose_backend
-from qa.prompts import answer_prompt
+from qa.generation.backends import choose_backend
+from qa.generation.prompts import answer_prompt
 from tests.conftest import SEED_OVERVIEW, UNREACHABLE_OLLAMA, make_settings
 from tests.fake_ollama import FakeOllama
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, BackendError, OllamaLLM, SentenceTransformerEmbedder
-from qa.prompts import answer_prompt
+from qa.generation.prompts import answer_prompt
 from tests.conftest import UNREACHABLE_OLLAMA, make_settings
 from tests.fake_ollama import FAULTS, FakeOllama
 

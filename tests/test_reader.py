@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from qa.chunking import split_sentences
-from qa.embeddings import bundled_model_path
+from qa.index.embeddings import bundled_model_path
+from qa.ingest.chunking import split_sentences
 from qa.reader.decode import read
 from qa.reader.features import MAX_TOKENS, load_tokenizer, windows
 from qa.reader.runtime import OnnxReader

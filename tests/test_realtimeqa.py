@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from qa.answer import Answer, ShortAnswer
 from qa.evals.realtimeqa import (
     DEFAULT_DATA,
     load_questions,
@@ -20,6 +19,7 @@ from qa.evals.realtimeqa import (
     select,
     weeks_between,
 )
+from qa.grounding.answer import Answer, ShortAnswer
 from tests.conftest import ROOT, make_settings
 from tests.fake_ollama import FakeOllama
 
@@ -233,12 +233,12 @@ def test_the_shared_benchmark_files_load() -> None:
 @pytest.mark.integration
 @pytest.mark.skipif(not SHARED.is_dir(), reason="the shared RealTimeQA data is not on this machine")
 def test_lexical_chunks_shared_articles_as_ingest_does(tmp_path: Path) -> None:
-    from qa import documents
-    from qa.embeddings import SentenceTransformerEmbedder
     from qa.evals.lexical import LexicalRetriever, chunk_articles
-    from qa.ingest import Ingestor
-    from qa.reading import read_bytes
-    from qa.store import Store
+    from qa.index.embeddings import SentenceTransformerEmbedder
+    from qa.index.store import Store
+    from qa.ingest import documents
+    from qa.ingest.reading import read_bytes
+    from qa.ingest.run import Ingestor
 
     with gzip.open(SHARED / "articles.jsonl.gz", "rt", encoding="utf-8") as lines:
         few = [next(lines) for _ in range(5)]
@@ -272,7 +272,7 @@ def test_qa_eval_on_the_benchmark_answers_free_text_in_the_mode_asked(
 ) -> None:
     from click.testing import CliRunner
 
-    from qa.cli import cli
+    from qa.cli.commands import cli
 
     monkeypatch.setenv("QA_OLLAMA_HOST", ollama.url)
     monkeypatch.delenv("OLLAMA_HOST", raising=False)

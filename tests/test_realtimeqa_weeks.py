@@ -170,7 +170,7 @@ def test_weeks_that_hold_no_question_fail_before_any_question_is_asked(benchmark
 
 
 def _qa(*args: str) -> Result:
-    from qa.cli import cli
+    from qa.cli.commands import cli
 
     return CliRunner().invoke(cli, ["eval", *args])
 

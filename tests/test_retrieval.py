@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, ConfigError
-from qa.retrieval import cap_per_article, reciprocal_rank_fusion
+from qa.retrieval.hybrid import cap_per_article, reciprocal_rank_fusion
 from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW
 
 

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from qa import Assistant, SentenceTransformerEmbedder
-from qa import retrieval as retrieval_module
-from qa import store as store_module
-from qa.store import Store
+from qa.index import store as store_module
+from qa.index.store import Store
+from qa.retrieval import hybrid as retrieval_module
 from tests.conftest import ROOT, SEED_EXCHANGE, SEED_OVERVIEW, SEEDS, UNREACHABLE_OLLAMA, make_settings
 
 pytestmark = pytest.mark.integration

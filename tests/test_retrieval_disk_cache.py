@@ -1,5 +1,5 @@
-"""The retriever's copy on disk (qa.corpus): a cold `qa ask` reads the chunks and their BM25 index from the cache an
-ingest saved instead of rebuilding them. It may not change a single passage.
+"""The retriever's copy on disk (qa.index.corpus): a cold `qa ask` reads the chunks and their BM25 index from the cache
+an ingest saved instead of rebuilding them. It may not change a single passage.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from qa import Assistant, SentenceTransformerEmbedder
-from qa import corpus as corpus_module
-from qa import retrieval as retrieval_module
-from qa.retrieval import Passage
-from qa.store import StoredChunk
+from qa.index import corpus as corpus_module
+from qa.index.store import StoredChunk
+from qa.retrieval import hybrid as retrieval_module
+from qa.retrieval.hybrid import Passage
 from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, SEEDS, make_settings
 
 pytestmark = pytest.mark.integration

@@ -224,7 +224,7 @@ def test_the_upload_handler_itself_refuses_a_server_path_with_a_row_and_a_log_li
     watch(*map(Path, paths))
     before = sources(served_ui.assistant)
     try:
-        with caplog.at_level(logging.WARNING, logger="qa.uploads"):
+        with caplog.at_level(logging.WARNING, logger="qa.ingest.uploads"):
             results, note = library.upload(served_ui.assistant, paths, received_in=folder)
     finally:
         link.unlink()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa import Settings, check_upload, keep_upload
-from qa.uploads import received_path
+from qa.ingest.uploads import received_path
 
 pytestmark = pytest.mark.unit
 
@@ -89,7 +89,7 @@ def test_a_path_outside_the_upload_folder_is_refused_logged_and_not_copied(
     # A missing server file is refused like an existing one: the reply must not tell which files exist.
     missing = tmp_path / "server" / "missing.txt"
     for path in (server_file, tmp_path / "inbox" / ".." / "server" / "secret.txt", Path("/etc/passwd"), missing):
-        with caplog.at_level(logging.WARNING, logger="qa.uploads"):
+        with caplog.at_level(logging.WARNING, logger="qa.ingest.uploads"):
             kept = keep_upload(path, settings, name="secret.txt", received_in=tmp_path / "inbox")
         assert kept.path is None and kept.refused and kept.error is not None
         assert kept.error.startswith("secret.txt: refused: only files uploaded through this page are read")

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import documents
-from qa.corpus import BM25Index
-from qa.embeddings import Embedder
 from qa.errors import DocumentError
-from qa.ingest import Ingestor
-from qa.reading import read_bytes
-from qa.retrieval import Passage, RecentRetrievals, _passage, cap_per_article, checked_request
+from qa.index.corpus import BM25Index
+from qa.index.embeddings import Embedder
+from qa.index.store import Store, StoredChunk
+from qa.ingest import documents
+from qa.ingest.reading import read_bytes
+from qa.ingest.run import Ingestor
+from qa.retrieval.hybrid import Passage, RecentRetrievals, _passage, cap_per_article, checked_request
 from qa.settings import Settings
-from qa.store import Store, StoredChunk
 
 ARCHIVE_MAX_BYTES = 1000 * 2**20  # the benchmark's archive, decompressed, is far above a user upload's limit
 

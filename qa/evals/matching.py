@@ -1,6 +1,6 @@
 """Deterministic text matching for scoring answers: no model, no judge, same result every run.
 
-Normalisation lives in `qa.facts`, shared with answer verification, so both agree on what is the same fact.
+Normalisation lives in `qa.text.facts`, shared with answer verification, so both agree on what is the same fact.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 
-from qa.facts import normalize, numbers_in, strip_markers, words
+from qa.text.facts import normalize, numbers_in, strip_markers, words
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _SQUAD_PUNCT = set(string.punctuation)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from qa.assistant import Assistant
-from qa.backends import choose_backend
 from qa.evals.cases import EvalCase, load_cases
 from qa.evals.results import CaseResult, EvalRun
 from qa.evals.scoring import aggregate, score_case
+from qa.generation.backends import choose_backend
 from qa.settings import Settings
 
 CaseCallback = Callable[[CaseResult], None]

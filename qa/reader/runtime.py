@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qa.chunking import split_sentences
-from qa.embeddings import bundled_model_path, onnx_cache_dir
 from qa.errors import ConfigError
+from qa.index.embeddings import bundled_model_path, onnx_cache_dir
+from qa.ingest.chunking import split_sentences
 from qa.offline import onnxruntime_offline
 from qa.reader.decode import PassageReading, read
 from qa.reader.features import Window, batch_arrays, load_tokenizer, windows

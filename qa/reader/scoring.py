@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.evidence import Evidence
+from qa.grounding.evidence import Evidence
 from qa.reader.decode import PassageReading
 from qa.reader.runtime import Reader
 from qa.reader.weights import WEIGHTS_DIR

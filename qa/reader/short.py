@@ -1,12 +1,12 @@
 """The short answer: the reader's best span inside the sentence an answer rests on ("18", "the United Arab
-Emirates"). It leads the answer (qa/grounding.py), and compared across articles it shows where they disagree
-(qa/conflicts.py)."""
+Emirates"). It leads the answer (qa/grounding/ground.py), and compared across articles it shows where they disagree
+(qa/grounding/conflicts.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qa.evidence import Evidence
+from qa.grounding.evidence import Evidence
 from qa.reader.runtime import Reader
 
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.chunking import split_sentences
-from qa.embeddings import bundled_model_path
 from qa.evals.matching import auc
+from qa.index.embeddings import bundled_model_path
+from qa.ingest.chunking import split_sentences
 from qa.reader.decode import read
 from qa.reader.features import MAX_TOKENS, STRIDE, Window, batch_arrays, load_tokenizer, windows
 from qa.reader.weights import WEIGHTS_DIR, save_reader

@@ -45,7 +45,7 @@ def load_torch_reader(folder: Path = WEIGHTS_DIR) -> Any:
     from safetensors.torch import load_file
     from transformers import AutoModel
 
-    from qa.embeddings import bundled_model_path
+    from qa.index.embeddings import bundled_model_path
     from qa.reader.network import ReaderNet
 
     base = AutoModel.from_pretrained(str(bundled_model_path()), local_files_only=True)

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from qa.corpus import cache_root
-from qa.documents import Article
-from qa.embeddings import Embedder
-from qa.locking import WaitCallback
+from qa.index.corpus import cache_root
+from qa.index.embeddings import Embedder
+from qa.index.locking import WaitCallback
+from qa.index.store import ArticleRecord, Store
+from qa.ingest.documents import Article
 from qa.settings import Settings
-from qa.store import ArticleRecord, Store
 
 _PAGE = 500
 _SHOWN = 20  # article ids listed per problem
@@ -143,7 +143,7 @@ class Doctor:
 
     def _rebuild(self) -> int:
         """Every article of the catalog chunked and embedded again into fresh collections, then swapped in."""
-        from qa.ingest import Ingestor
+        from qa.ingest.run import Ingestor
 
         repaired = Store(
             self.settings.model_copy(update={"collection": self.settings.collection + REPAIR_SUFFIX}),

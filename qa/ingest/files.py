@@ -13,7 +13,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from qa import documents
+from qa.ingest import documents
 
 
 def shown(path: str | os.PathLike[str]) -> str:

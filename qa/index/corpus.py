@@ -23,9 +23,9 @@ from typing import Any, overload
 
 import numpy as np
 
-from qa.dates import date_number
+from qa.index.store import StoredChunk
 from qa.settings import Settings
-from qa.store import StoredChunk
+from qa.text.dates import date_number
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from qa.errors import ChromaUnreachableError, IndexMismatchError, QAError, StoreError
-from qa.locking import WaitCallback, WriteMark, index_lock
+from qa.index.locking import WaitCallback, WriteMark, index_lock
 from qa.settings import Settings
 
 T = TypeVar("T")
@@ -172,7 +172,7 @@ class Store:
         self.location = settings.chroma_url or str(Path(settings.index_dir))
         self.lock = index_lock(settings)
         # A server holds one copy of the index for every client; a local index is opened by each process, whose
-        # copy of the vector index goes stale when another process writes (see qa/locking.py).
+        # copy of the vector index goes stale when another process writes (see qa/index/locking.py).
         self._mark = None if settings.chroma_url else WriteMark(settings)
         self._opened_at = ""  # the write mark when Chroma was opened here, or when this process last wrote
         self._writing = 0  # write sections of this store in progress (nested ones included)
@@ -520,7 +520,7 @@ class Store:
             VectorStoreQuery,
         )
 
-        from qa.dates import date_number
+        from qa.text.dates import date_number
 
         filters = []
         if date_from:

@@ -3,7 +3,7 @@
 It needs no server and no network, so the assistant works on a fresh machine. The bundled model is a
 base model: it gets the completion shape of the prompt (worked examples, then the question).
 
-llama.cpp runs in a child process (qa/backends/llama_worker.py), kept alive between questions: a crash or a hang
+llama.cpp runs in a child process (qa/generation/llama_worker.py), kept alive between questions: a crash or a hang
 of the native library ends that process only, and the question gets one line saying so (ModelStoppedError)
 instead of taking the CLI or the web UI down with it.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from qa.errors import BackendError, ConfigError, ModelStoppedError
-from qa.prompts import Prompt
+from qa.generation.prompts import Prompt
 from qa.settings import BUNDLED_LLM_MODEL
 
 _WORKERS: dict[tuple[str, int, int | None], _Worker] = {}
@@ -46,7 +46,7 @@ class _Worker:
 
     def __init__(self, path: str, context: int, threads: int | None, label: str) -> None:
         self.label = label  # "The bundled model", or "The embedded model <file>": how errors name it
-        command = [sys.executable, "-m", "qa.backends.llama_worker", "--model", path, "--context", str(context)]
+        command = [sys.executable, "-m", "qa.generation.llama_worker", "--model", path, "--context", str(context)]
         if threads:
             command += ["--threads", str(threads)]
         # Its stderr, kept for the worker's life: the last line explains an exit.

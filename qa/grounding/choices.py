@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.retrieval import Passage
-from qa.stopwords import FUNCTION_WORDS, stem
+from qa.retrieval.hybrid import Passage
+from qa.text.words import FUNCTION_WORDS, stem
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NEGATION = re.compile(r"\b(not|except|never|isn't|wasn't|doesn't|didn't|aren't|weren't)\b", re.IGNORECASE)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.evidence import Evidence
-from qa.facts import DATE_EXPRESSION, normalize, quantities_in, words
+from qa.grounding.evidence import Evidence
 from qa.reader.runtime import Reader
 from qa.reader.short import Short, short_answer
-from qa.stopwords import FUNCTION_WORDS
+from qa.text.facts import DATE_EXPRESSION, normalize, quantities_in, words
+from qa.text.words import FUNCTION_WORDS
 
 MAX_ARTICLES = 3  # the best-scoring articles compared; further ones rest on weaker evidence
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from qa.prompts import Prompt
+from qa.generation.prompts import Prompt
 
 
 class LLM(Protocol):

@@ -18,13 +18,13 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.corpus import BM25Index, cache_key, cache_root, date_bounds, load_cached, save_cached
-from qa.dates import date_number, parse_date
-from qa.embeddings import Embedder
 from qa.errors import ConfigError
-from qa.injection import is_instruction, mask
+from qa.index.corpus import BM25Index, cache_key, cache_root, date_bounds, load_cached, save_cached
+from qa.index.embeddings import Embedder
+from qa.index.store import Store, StoredChunk
 from qa.settings import Settings
-from qa.store import Store, StoredChunk
+from qa.text.dates import date_number, parse_date
+from qa.text.injection import is_instruction, mask
 
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very first ranks
 
@@ -76,7 +76,7 @@ _BM25_LOCK = threading.Lock()
 def bm25_for(store: Store, fingerprint: tuple[int, int] | None = None) -> BM25Index:
     """The BM25 index of a store, shared within the process until the store changes (its revision or count).
 
-    A process that has none yet loads the copy saved on disk (see `qa.corpus`), or builds it from the store's
+    A process that has none yet loads the copy saved on disk (see `qa.index.corpus`), or builds it from the store's
     chunks and saves it for the next process.
     """
     key = (store.location, store.settings.collection)
@@ -274,7 +274,7 @@ _masked = lru_cache(maxsize=4096)(mask)  # the same chunks come back question af
 def _passage(n: int, chunk: StoredChunk, score: float) -> Passage:
     """A chunk as everything after retrieval sees it, with the sentences that give orders to an AI masked.
 
-    This is the one place the guarantee of qa/injection.py is kept: the prompt, evidence and quotes,
+    This is the one place the guarantee of qa/text/injection.py is kept: the prompt, evidence and quotes,
     verification, multiple choice, conflicts and the source cards read nothing but passages. It holds for
     indexes built before ingest masked their chunks too. A title that gives orders is dropped.
     """

@@ -1,8 +1,8 @@
-"""The process that runs llama.cpp for the embedded backend (`python -m qa.backends.llama_worker`).
+"""The process that runs llama.cpp for the embedded backend (`python -m qa.generation.llama_worker`).
 
 llama.cpp is native code: a fault in it (a segmentation fault in a CPU-specific kernel, issue 23) or a hang would
 take down whatever process loaded it, the CLI or the web UI with every user in it. Here it can only take down this
-worker, and the parent (qa/backends/embedded.py) says so in one line and carries on.
+worker, and the parent (qa/generation/embedded.py) says so in one line and carries on.
 
 Protocol, one JSON object per line: the parent writes {"prompt", "max_tokens", "stop"}; the worker answers with
 {"text": piece} lines, then {"done": true}, or {"error": message} when the request cannot be served.

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from qa.errors import BackendError, BackendUnreachableError
-from qa.prompts import Prompt
+from qa.generation.prompts import Prompt
 
 _DONE = object()
 

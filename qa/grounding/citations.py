@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.chunking import split_sentences
-from qa.prompts import CANNOT_ANSWER
+from qa.generation.prompts import CANNOT_ANSWER
+from qa.ingest.chunking import split_sentences
 
 # "[1]", "[2, 3]", "[2][3]" (the last is two markers).
 CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from qa import Answer, Assistant, IngestReport, Progress, QAError, Settings
-from qa.eval_cli import eval_command
+from qa.cli.eval import eval_command
 from qa.settings import SettingsWarning, describe_settings_error, unknown_variables
 
 # soft_wrap: an error stays one line however long the path in it is.

@@ -2,11 +2,11 @@
 
 Article text is data. A sentence that addresses the assistant must not reach the model, be quoted, or back an
 answer; `mask` blanks such sentences out of a text, keeping every character offset, and retrieval applies it to
-every passage it hands out (qa/retrieval.py), so the prompt, the evidence sentences, verification, multiple
+every passage it hands out (qa/retrieval/hybrid.py), so the prompt, the evidence sentences, verification, multiple
 choice, conflicts and the source cards all read the masked text.
 
 Detection is by known phrasings (qa/data/injection.txt, several languages), searched in the sentence as a
-reader sees it (`qa.normalise.clean_text`: zero-width characters gone, full-width letters plain) and in its
+reader sees it (`qa.text.normalise.clean_text`: zero-width characters gone, full-width letters plain) and in its
 look-alike skeleton (`fold`: "Ignоre" with a Cyrillic "о" reads as "Ignore"). It catches the known forms; a
 new paraphrase can get through, which is why verification still checks every number and name of an answer
 against the (masked) passage text.
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.resources import files
 
-from qa.chunking import split_sentences
-from qa.normalise import clean_text
+from qa.ingest.chunking import split_sentences
+from qa.text.normalise import clean_text
 
 PATTERNS = files("qa") / "data" / "injection.txt"
 _LANGUAGE = re.compile(r"^#\s*([a-z]{2})\b")

@@ -13,16 +13,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from qa.citations import is_refusal
-from qa.conflicts import Conflict, find_conflict
-from qa.dates import anchor, long_date
-from qa.embeddings import Embedder
-from qa.evidence import Evidence, rank
+from qa.grounding.citations import is_refusal
+from qa.grounding.conflicts import Conflict, find_conflict
+from qa.grounding.evidence import Evidence, rank
+from qa.grounding.verify import SentenceCheck, verify
+from qa.index.embeddings import Embedder
 from qa.reader.runtime import Reader
 from qa.reader.scoring import AnswerMix, rescore
 from qa.reader.short import Short, answers_in, short_answer
-from qa.retrieval import Passage
-from qa.verify import SentenceCheck, verify
+from qa.retrieval.hybrid import Passage
+from qa.text.dates import anchor, long_date
 
 _LATEST = re.compile(r"\b(latest|now|current(ly)?|so far|to date|most recent|still|yet)\b", re.IGNORECASE)
 SECOND_SENTENCE_MARGIN = 0.08  # a second quote, from another article, when it scores this close to the first

@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterable
 from datetime import date
 
-from qa.dates import anchor, long_date
-from qa.facts import MONTH_NAMES, names_in, normalize, quantities_in, undated
-from qa.stopwords import FUNCTION_WORDS
+from qa.text.dates import anchor, long_date
+from qa.text.facts import MONTH_NAMES, names_in, normalize, quantities_in, undated
+from qa.text.words import FUNCTION_WORDS
 
 _QUANTITY = re.compile(r"\b(how (many|much|long|far|old)|what (number|share|percentage)|toll|count)\b", re.I)
 _TIME = re.compile(r"\b(when|what (day|date|time|year|month)|which (day|date|year|month))\b", re.I)

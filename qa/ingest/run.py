@@ -20,16 +20,16 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from qa import documents
-from qa.chunking import Chunk, chunk_text
-from qa.dates import date_number
-from qa.embeddings import Embedder
 from qa.errors import DocumentError
-from qa.files import shown, walk
-from qa.injection import is_instruction, mask
-from qa.locking import WaitCallback
+from qa.index.embeddings import Embedder
+from qa.index.locking import WaitCallback
+from qa.index.store import ArticleRecord, Store
+from qa.ingest import documents
+from qa.ingest.chunking import Chunk, chunk_text
+from qa.ingest.files import shown, walk
 from qa.settings import Settings
-from qa.store import ArticleRecord, Store
+from qa.text.dates import date_number
+from qa.text.injection import is_instruction, mask
 
 # Titles longer than this many word pieces are left out of the embedded text: they would eat the
 # budget of every chunk of the article.

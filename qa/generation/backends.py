@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qa.backends.base import LLM
-from qa.backends.embedded import EmbeddedLLM
-from qa.backends.ollama import OllamaLLM
 from qa.errors import BackendError, BackendUnreachableError, ConfigError
+from qa.generation.base import LLM
+from qa.generation.embedded import EmbeddedLLM
+from qa.generation.ollama import OllamaLLM
 from qa.settings import Settings
 
 __all__ = ["LLM", "BackendChoice", "EmbeddedLLM", "OllamaLLM", "choose_backend", "fallback"]

@@ -7,11 +7,18 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from qa.citations import best_quote, cited_numbers, drop_invalid, is_refusal, repair_citations, sentences_citing
-from qa.grounding import Grounded
-from qa.prompts import CANNOT_ANSWER
-from qa.retrieval import Passage
-from qa.verify import SentenceCheck
+from qa.generation.prompts import CANNOT_ANSWER
+from qa.grounding.citations import (
+    best_quote,
+    cited_numbers,
+    drop_invalid,
+    is_refusal,
+    repair_citations,
+    sentences_citing,
+)
+from qa.grounding.ground import Grounded
+from qa.grounding.verify import SentenceCheck
+from qa.retrieval.hybrid import Passage
 
 
 class Citation(BaseModel):

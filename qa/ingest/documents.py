@@ -1,6 +1,6 @@
 """Articles from files: plain text, Markdown, HTML and JSON lines, with title, date and source.
 
-A file is checked before it is parsed (empty, binary, not text, too large, also once decompressed: qa/reading.py)
+A file is checked before it is parsed (empty, binary, not text, too large, also once decompressed: qa/ingest/reading.py)
 so that one bad file becomes one line in the ingest summary instead of a failed batch. What a file says about
 itself is bounded: YAML aliases are refused (a few hundred bytes of them expand to gigabytes), and titles, sources
 and dates longer than the caps below are cut or dropped.
@@ -20,15 +20,15 @@ from typing import Any, cast
 
 import yaml
 
-from qa.dates import parse_date
 from qa.errors import DocumentError
-from qa.normalise import clean_text, is_blank
-from qa.reading import BadEncoding, open_content, skip_line, too_big
-from qa.reading import decode as decode
-from qa.reading import file_hash as file_hash
-from qa.reading import read_bytes as read_bytes
-from qa.reading import scan as scan
-from qa.reading import suffix_of as suffix_of
+from qa.ingest.reading import BadEncoding, open_content, skip_line, too_big
+from qa.ingest.reading import decode as decode
+from qa.ingest.reading import file_hash as file_hash
+from qa.ingest.reading import read_bytes as read_bytes
+from qa.ingest.reading import scan as scan
+from qa.ingest.reading import suffix_of as suffix_of
+from qa.text.dates import parse_date
+from qa.text.normalise import clean_text, is_blank
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".ndjson", ".jsonl.gz")
 _TITLE_MAX_CHARS = 200  # a first line longer than this is not taken for the title
@@ -279,7 +279,7 @@ BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre")
 def _parse_html(file: str, text: str) -> Article:
     from bs4 import BeautifulSoup  # imported here: only HTML ingest pays for it
 
-    from qa.hidden_text import drop_hidden
+    from qa.ingest.hidden_text import drop_hidden
 
     soup = BeautifulSoup(text, "html.parser")
     drop_hidden(soup)  # text a reader never sees (display:none, white letters, …) is no part of the article

@@ -1,0 +1,1 @@
+"""Generation: the prompt and the model backends (Ollama, the bundled llama.cpp model) that draft answers."""
