@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.ingest.documents import parse
+from qa.ingest.documents import ArticleStream
 
 pytestmark = pytest.mark.unit
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.unit
 def article_of(tmp_path: Path, name: str, content: str) -> tuple[str, str]:
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
-    (article,) = list(parse(path, path.read_bytes()))
+    (article,) = list(ArticleStream(path, 10**6))
     assert not isinstance(article, Exception)
     return article.title, article.text
 

@@ -6,7 +6,6 @@ from qa.grounding.citations import (
     cited_numbers,
     drop_invalid,
     is_refusal,
-    repair_citations,
     sentences_citing,
 )
 
@@ -51,20 +50,3 @@ def test_best_quote_without_claims_falls_back_to_the_first_sentence() -> None:
     passage = "First sentence here. Second one."
     start, end = best_quote(passage, [])
     assert passage[start:end] == "First sentence here."
-
-
-def test_repair_recites_a_sentence_to_the_passage_that_supports_it() -> None:
-    passages = {
-        1: "Norway will supply two F-16 fighter jets. The Netherlands is sending eighteen F-16s.",
-        2: "Russia launched 176 drones and one missile overnight.",
-    }
-    assert repair_citations("[1] Russia launched 176 drones.", passages) == "Russia launched 176 drones [2]."
-    assert repair_citations("The Netherlands sends eighteen F-16s.", passages) == (
-        "The Netherlands sends eighteen F-16s [1]."
-    )
-
-
-def test_repair_keeps_a_citation_that_is_already_the_best_and_leaves_unsupported_text_alone() -> None:
-    passages = {1: "Russia launched 176 drones.", 2: "The council approved a budget."}
-    assert repair_citations("Russia launched 176 drones [1].", passages) == "Russia launched 176 drones [1]."
-    assert repair_citations("Germany sent 105 tanks [2].", passages) == "Germany sent 105 tanks [2]."

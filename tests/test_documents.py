@@ -12,7 +12,6 @@ from qa.ingest.documents import (
     Article,
     ArticleStream,
     file_hash,
-    parse,
     read_bytes,
     scan,
 )
@@ -23,7 +22,9 @@ MB = 1_000_000
 
 
 def load(path: Path) -> list[Article | DocumentError]:
-    return list(parse(path, read_bytes(path, 50 * MB)))
+    """The articles of a file as ingest reads them: the file checked whole, then its articles one by one."""
+    scan(path, 50 * MB)
+    return list(ArticleStream(path, 50 * MB))
 
 
 def only(path: Path) -> Article:

@@ -8,7 +8,8 @@ import pytest
 
 from qa.evals import EvalCase, EvalRun, compare_runs, failures, write_report
 from qa.evals.scoring import aggregate, score_case
-from qa.grounding.answer import Answer, build_answer, refusal
+from qa.grounding.answer import Answer, citation_for, refusal
+from qa.grounding.citations import cited_numbers
 from qa.retrieval.hybrid import Passage
 
 pytestmark = pytest.mark.unit
@@ -38,8 +39,13 @@ def case(case_id: str = "toll", answerable: bool = True, **kw: object) -> EvalCa
     return EvalCase.model_validate(values)
 
 
-def answer(raw: str) -> Answer:
-    return build_answer("q", raw, PASSAGES, backend="fake", model="fake")
+def answer(text: str) -> Answer:
+    """An answer as the grounding step returns it: the text, a citation per marker, each quoting its passage."""
+    by_number = {p.n: p for p in PASSAGES}
+    citations = [citation_for(by_number[n], text) for n in cited_numbers(text) if n in by_number]
+    return Answer(
+        question="q", answer=text, refused=False, citations=citations, backend="fake", model="fake", passages=PASSAGES
+    )
 
 
 def test_a_right_answer_citing_the_evidence_is_correct() -> None:

@@ -22,7 +22,6 @@ from qa.index.corpus import BM25Index
 from qa.index.embeddings import Embedder
 from qa.index.store import Store, StoredChunk
 from qa.ingest import documents
-from qa.ingest.reading import read_bytes
 from qa.ingest.run import Ingestor
 from qa.retrieval.hybrid import Passage, RecentRetrievals, _passage, cap_per_article, checked_request
 from qa.settings import Settings
@@ -58,7 +57,7 @@ def chunk_articles(path: Path, settings: Settings, embedder: Embedder) -> tuple[
 
 
 def _articles(path: Path) -> Iterator[documents.Article]:
-    for item in documents.parse(path, read_bytes(path, ARCHIVE_MAX_BYTES)):
+    for item in documents.ArticleStream(path, ARCHIVE_MAX_BYTES):
         if isinstance(item, DocumentError):
             continue  # a malformed record: ingest skips it the same way
         yield item

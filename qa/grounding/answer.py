@@ -8,14 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from qa.generation.prompts import CANNOT_ANSWER
-from qa.grounding.citations import (
-    best_quote,
-    cited_numbers,
-    drop_invalid,
-    is_refusal,
-    repair_citations,
-    sentences_citing,
-)
+from qa.grounding.citations import best_quote, cited_numbers, sentences_citing
+from qa.grounding.evidence import Evidence
 from qa.grounding.ground import Grounded
 from qa.grounding.verify import SentenceCheck
 from qa.retrieval.hybrid import Passage
@@ -114,9 +108,14 @@ class Answer(BaseModel):
         return self.model_dump(mode="json")
 
 
-def citation_for(passage: Passage, answer_text: str) -> Citation:
-    claims = sentences_citing(answer_text, passage.n)
-    start, end = best_quote(passage.text, claims)
+def citation_for(passage: Passage, answer_text: str, backing: Evidence | None = None) -> Citation:
+    """The citation of `passage` by the sentences of `answer_text` that carry its marker. Its quote is the sentence
+    that backs them: `backing` where verification found it, else the passage sentence sharing most of their words."""
+    if backing is not None:
+        quote, quote_start, quote_end = backing.text, backing.article_start, backing.article_end
+    else:
+        start, end = best_quote(passage.text, sentences_citing(answer_text, passage.n))
+        quote, quote_start, quote_end = passage.text[start:end], passage.start + start, passage.start + end
     return Citation(
         n=passage.n,
         doc_id=passage.doc_id,
@@ -124,32 +123,10 @@ def citation_for(passage: Passage, answer_text: str) -> Citation:
         date=passage.date,
         source=passage.source,
         text=passage.text,
-        quote=passage.text[start:end],
+        quote=quote,
         score=passage.score,
-        quote_start=passage.start + start,
-        quote_end=passage.start + end,
-    )
-
-
-def build_answer(question: str, raw: str, passages: Sequence[Passage], *, backend: str, model: str) -> Answer:
-    """Turn the model's text into an Answer: refusals recognised, bad markers dropped, citations resolved."""
-    text = " ".join(raw.split())
-    if not text or is_refusal(text):
-        return Answer(
-            question=question, answer=CANNOT_ANSWER, refused=True, backend=backend, model=model, passages=list(passages)
-        )
-    text = drop_invalid(text, len(passages))
-    by_number = {p.n: p for p in passages}
-    text = repair_citations(text, {p.n: f"{p.title} {p.text}" for p in passages})
-    citations = [citation_for(by_number[n], text) for n in cited_numbers(text) if n in by_number]
-    return Answer(
-        question=question,
-        answer=text,
-        refused=False,
-        citations=citations,
-        backend=backend,
-        model=model,
-        passages=list(passages),
+        quote_start=quote_start,
+        quote_end=quote_end,
     )
 
 
@@ -208,19 +185,13 @@ def grounded_answer(
             passages=list(passages),
         )
     by_number = {p.n: p for p in passages}
-    citations = [citation_for(by_number[n], grounded.text) for n in cited_numbers(grounded.text) if n in by_number]
     # The quote shown for a citation is the sentence that backs the claim, where verification found one.
-    spans = {c.citations[0]: c.evidence for c in grounded.sentences if c.evidence and c.citations}
-    for i, citation in enumerate(citations):
-        evidence = spans.get(citation.n)
-        if evidence is not None:
-            citations[i] = citation.model_copy(
-                update={
-                    "quote": evidence.text,
-                    "quote_start": evidence.article_start,
-                    "quote_end": evidence.article_end,
-                }
-            )
+    backing = {c.citations[0]: c.evidence for c in grounded.sentences if c.evidence and c.citations}
+    citations = [
+        citation_for(by_number[n], grounded.text, backing.get(n))
+        for n in cited_numbers(grounded.text)
+        if n in by_number
+    ]
     conflicts = []
     if grounded.conflict:
         conflicts.append(

@@ -145,36 +145,3 @@ def best_quote(passage: str, claims: Sequence[str]) -> tuple[int, int]:
         if score > best_score:
             best, best_score = (start, end), score
     return best
-
-
-def support(sentence: str, passage: str) -> float:
-    """Share of the sentence's content words (numbers included) that the passage contains."""
-    wanted = content_words(CITATION.sub("", sentence))
-    if not wanted:
-        return 0.0
-    return len(wanted & content_words(passage)) / len(wanted)
-
-
-def repair_citations(answer: str, passages: dict[int, str], min_support: float = 0.5) -> str:
-    """Point each sentence's citation at the passage that backs it best.
-
-    A sentence citing a passage that supports it less than another passage does is re-cited to the
-    better one; an uncited sentence gets the best passage when it is supported at all. Models, small
-    ones most, often cite by habit ("[1]", or the number in their examples) rather than by source.
-    """
-    if not passages:
-        return answer
-    repaired = []
-    for start, end in split_sentences(answer):
-        sentence = answer[start:end]
-        scores = {n: support(sentence, text) for n, text in passages.items()}
-        best = max(scores, key=lambda n: (scores[n], -n))
-        cited = [n for n in cited_numbers(sentence) if n in passages]
-        cited_best = max((scores[n] for n in cited), default=0.0)
-        if scores[best] >= min_support and scores[best] > cited_best:
-            bare = CITATION.sub("", sentence).strip()
-            bare = re.sub(r"\s+([.!?])$", r"\1", bare)
-            stop = bare[-1] if bare and bare[-1] in ".!?" else ""
-            sentence = f"{bare[: len(bare) - len(stop)].rstrip()} [{best}]{stop}"
-        repaired.append(sentence)
-    return " ".join(repaired)

@@ -338,9 +338,6 @@ class Store:
         if nodes:
             self.vector_store.add(list(nodes))
 
-    def add_article(self, record: ArticleRecord, text: str, embedding: np.ndarray) -> None:
-        self.add_articles([record], [text], [embedding])
-
     def add_articles(
         self, records: Sequence[ArticleRecord], texts: Sequence[str], embeddings: Sequence[np.ndarray]
     ) -> None:
@@ -456,13 +453,6 @@ class Store:
     def _chunk_page(self, offset: int) -> Any:
         return self.chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
 
-    def articles_of_file(self, file: str) -> list[ArticleRecord]:
-        return self.articles(where={"file": file})
-
-    def article_text(self, doc_id: str) -> str | None:
-        page = self._read(lambda: self.catalog.get(ids=[doc_id], include=["documents"]))
-        return page["documents"][0] if page["ids"] else None
-
     def iter_chunks(self) -> Iterator[StoredChunk]:
         """Every chunk, page by page (the BM25 index is built from these)."""
         offset = 0
@@ -508,36 +498,3 @@ class Store:
         )
         # Chroma's cosine distance is 1 - cosine.
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
-
-    def dense_search(
-        self, embedding: np.ndarray, k: int, date_from: str | None = None, date_to: str | None = None
-    ) -> list[tuple[StoredChunk, float]]:
-        """Nearest chunks by cosine similarity, through llama-index's vector store query."""
-        from llama_index.core.vector_stores.types import (
-            FilterOperator,
-            MetadataFilter,
-            MetadataFilters,
-            VectorStoreQuery,
-        )
-
-        from qa.text.dates import date_number
-
-        filters = []
-        if date_from:
-            filters.append(MetadataFilter(key="date_num", value=date_number(date_from), operator=FilterOperator.GTE))
-        if date_to:
-            filters.append(MetadataFilter(key="date_num", value=date_number(date_to), operator=FilterOperator.LTE))
-        if filters:  # an undated article cannot be placed in a date range
-            filters.append(MetadataFilter(key="date_num", value=0, operator=FilterOperator.GT))
-        query = VectorStoreQuery(
-            query_embedding=embedding.tolist(),
-            similarity_top_k=k,
-            filters=MetadataFilters(filters=filters) if filters else None,
-        )
-        result = self._read(lambda: self.vector_store.query(query))
-        hits = []
-        for node, similarity in zip(result.nodes or [], result.similarities or []):
-            # llama-index reports exp(-distance); Chroma's cosine distance is 1 - cosine.
-            cosine = 1.0 + float(np.log(similarity)) if similarity > 0 else -1.0
-            hits.append((_metadata_to_chunk(node.node_id, node.get_content(), dict(node.metadata)), cosine))
-        return hits

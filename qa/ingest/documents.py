@@ -129,13 +129,12 @@ def is_supported(path: Path) -> bool:
 
 
 def parse(path: Path, data: bytes) -> Iterator[Article | DocumentError]:
-    """Yield the articles of one file; a bad record inside a JSON lines file is yielded as an error."""
-    text = decode(path, data)
+    """Yield the article of a one-article file (text, Markdown, HTML); JSON lines files are read by `ArticleStream`."""
     file = str(path)
+    if is_jsonl(path):
+        raise ValueError(f"{file}: JSON lines files are read line by line by ArticleStream, not parsed whole")
+    text = decode(path, data)
     suffix = suffix_of(path)
-    if suffix in (".jsonl", ".ndjson", ".jsonl.gz"):
-        yield from _parse_jsonl(file, text)
-        return
     if suffix in (".html", ".htm"):
         article = _parse_html(file, text)
     elif suffix in (".md", ".markdown"):
@@ -317,14 +316,6 @@ def _parse_html(file: str, text: str) -> Article:
 
 
 # --- JSON lines -------------------------------------------------------------------------------
-
-
-def _parse_jsonl(file: str, text: str) -> Iterator[Article | DocumentError]:
-    for number, line in enumerate(text.split("\n"), start=1):
-        if len(line) > MAX_LINE_BYTES:
-            yield _long_line(file, number)
-        elif line.strip():
-            yield _jsonl_article(file, number, line)
 
 
 class _LongNumber(ValueError):
