@@ -7,13 +7,14 @@ import pytest
 from qa.evals.matching import (
     contains_answer,
     exact_match,
+    normalize,
+    numbers_in,
     overlaps,
     percentile,
     squad_normalize,
     token_f1,
     unsupported_numbers,
 )
-from qa.text.facts import normalize, numbers_in
 
 pytestmark = pytest.mark.unit
 
@@ -21,6 +22,19 @@ pytestmark = pytest.mark.unit
 def test_number_words_and_digits_normalise_alike() -> None:
     assert normalize("Eighteen F-16s") == normalize("18 F-16s")
     assert normalize("thirty-two dead") == "32 dead"
+
+
+def test_a_planted_unsupported_number_is_caught_even_when_verification_reads_no_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import qa.text.facts as facts
+
+    # A verification whose number reading is broken would call every answer faithful; the scorer reads its own way.
+    monkeypatch.setattr(facts, "numbers_in", lambda text: [])
+    monkeypatch.setattr(facts, "normalize", lambda text: "")
+    source = "Russia launched 176 drones overnight, the air force said."
+    assert unsupported_numbers("Russia launched 1,760 drones [1].", [source]) == ["1760"]
+    assert unsupported_numbers("Russia launched one hundred seventy-six drones [1].", [source]) == []
 
 
 def test_thousands_separators_are_dropped() -> None:

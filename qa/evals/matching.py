@@ -1,6 +1,8 @@
 """Deterministic text matching for scoring answers: no model, no judge, same result every run.
 
-Normalisation lives in `qa.text.facts`, shared with answer verification, so both agree on what is the same fact.
+The scorer does not share the code it scores: its normalisation below is its own, written apart from
+`qa.text.facts` (what verification reads numbers and names with), so a fault there shows in the figures instead
+of agreeing with itself. Only the calendar's words come from the text layer.
 """
 
 from __future__ import annotations
@@ -11,9 +13,36 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 
-from qa.text.facts import normalize, numbers_in, strip_markers, words
+from text_to_num import alpha2digit
 
+from qa.text.dates import MONTH_ABBREVIATIONS
+
+_MARKERS = re.compile(r"\[[\d,;\s]+\]")
+_DIGIT_GROUPS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_SHORT_MONTH = re.compile(r"\b(" + "|".join(MONTH_ABBREVIATIONS) + r")\b\.?(?=\s*\d)")
+_NOT_A_WORD = re.compile(r"[^\w.]+|(?<!\d)\.|\.(?!\d)")
+_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalize(text: str) -> str:
+    """Lower case, citation markers gone, number words as digits ("thirty-two" = 32), "2,800" = 2800,
+    "Dec. 28" = "december 28", anything but letters, digits and decimal points as spaces."""
+    text = alpha2digit(_MARKERS.sub(" ", text), "en", threshold=0)
+    text = _DIGIT_GROUPS.sub("", text.lower())
+    text = _SHORT_MONTH.sub(lambda m: MONTH_ABBREVIATIONS[m[1]], text)
+    return " ".join(_NOT_A_WORD.sub(" ", text).split())
+
+
+def words(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers of a text as the scorer reads them, in order."""
+    return _NUMBER.findall(normalize(text))
+
+
 _SQUAD_PUNCT = set(string.punctuation)
 
 
@@ -49,7 +78,7 @@ def overlaps(passage: str, quote: str) -> bool:
 
 def squad_normalize(text: str) -> str:
     """The SQuAD answer normalisation RealTimeQA scores with: lower, no punctuation or articles."""
-    text = "".join(ch for ch in strip_markers(text).lower() if ch not in _SQUAD_PUNCT)
+    text = "".join(ch for ch in _MARKERS.sub(" ", text).lower() if ch not in _SQUAD_PUNCT)
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 

@@ -22,14 +22,21 @@ from pydantic import BaseModel, Field, ValidationError
 
 from qa.assistant import Assistant
 from qa.errors import InputError, QAError
-from qa.evals.matching import contains_answer, exact_match, percentile, token_f1, unsupported_numbers
+from qa.evals.matching import (
+    contains_answer,
+    exact_match,
+    normalize,
+    numbers_in,
+    percentile,
+    token_f1,
+    unsupported_numbers,
+)
 from qa.generation.backends import LLM, choose_backend
 from qa.grounding.answer import Citation
 from qa.ingest.run import ProgressCallback
 from qa.retrieval.hybrid import Passage
 from qa.settings import Settings
 from qa.text.dates import as_stated
-from qa.text.facts import normalize, numbers_in
 
 DEFAULT_DATA = Path("../shared/benchmarks/realtimeqa-2024h1")
 DEFAULT_INDEX = Path("~/.cache/newsqa/realtimeqa-2024h1").expanduser()

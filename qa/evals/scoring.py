@@ -6,11 +6,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from qa.evals.cases import EvalCase
-from qa.evals.matching import contains_answer, overlaps, percentile, unsupported_numbers
+from qa.evals.matching import contains_answer, numbers_in, overlaps, percentile, unsupported_numbers
 from qa.evals.results import CaseResult, CitationCheck, Latency, Metrics
 from qa.grounding.answer import Answer
 from qa.text.dates import as_stated
-from qa.text.facts import numbers_in
 
 
 def _holds_evidence(text: str, evidence: Sequence[str]) -> bool:

@@ -11,24 +11,20 @@ import re
 from collections.abc import Iterable
 from datetime import date
 
-from qa.text.dates import anchor, long_date
-from qa.text.facts import MONTH_NAMES, names_in, normalize, quantities_in, undated
+from qa.text.dates import MONTH_NAMES, WEEKDAYS, anchor, long_date
+from qa.text.facts import MONTH_PATTERN, names_in, normalize, quantities_in, undated
 from qa.text.words import FUNCTION_WORDS
 
 _QUANTITY = re.compile(r"\b(how (many|much|long|far|old)|what (number|share|percentage)|toll|count)\b", re.I)
 _TIME = re.compile(r"\b(when|what (day|date|time|year|month)|which (day|date|year|month))\b", re.I)
-_DATE_WORDS = re.compile(
-    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|july|"
-    r"august|september|october|november|december|yesterday|today|\d{4})\b",
-    re.IGNORECASE,
-)
+_DATE_WORDS = re.compile(r"\b(" + "|".join([*WEEKDAYS, *MONTH_NAMES]) + r"|yesterday|today|\d{4})\b", re.IGNORECASE)
 # "Who" / "which country" asks for a name: an answer names someone the question does not.
 _PARTY = re.compile(
     r"\b(who|whom|whose|which (country|countries|organi[sz]ation|official|party|parties|side|state|states|"
     r"outlet|region|city|minister))\b",
     re.IGNORECASE,
 )
-_MONTHS = frozenset(MONTH_NAMES.split("|"))
+_MONTHS = frozenset(MONTH_NAMES)
 _HOW_MANY = re.compile(r"\bhow many\s+(?:of\s+)?(?:(?:the|those|these|them|its|their)\s+)?([^?.,;]*)", re.I)
 # Where the counted thing ends and the rest of the question begins ("tanks | is Norway sending").
 _FOCUS_END = frozenset(
@@ -69,7 +65,7 @@ _FOCUS_END = frozenset(
     ]
 )
 _COUNT = re.compile(r"^\d+(?:\.\d+)?$")
-_DAY_OF_MONTH = re.compile(rf"\b(?:(\d{{1,2}}) ({MONTH_NAMES})|({MONTH_NAMES}) (\d{{1,2}}))\b")
+_DAY_OF_MONTH = re.compile(rf"\b(?:(\d{{1,2}}) ({MONTH_PATTERN})|({MONTH_PATTERN}) (\d{{1,2}}))\b")
 
 Day = tuple[str, int]
 

@@ -7,77 +7,10 @@ from collections.abc import Sequence
 
 from qa.generation.prompts import CANNOT_ANSWER
 from qa.ingest.chunking import split_sentences
+from qa.text.facts import CITATION
+from qa.text.words import GRAMMAR_WORDS
 
-# "[1]", "[2, 3]", "[2][3]" (the last is two markers).
-CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _WORD = re.compile(r"[A-Za-z]+|\d+(?:[.,]\d+)*")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "by",
-        "with",
-        "and",
-        "or",
-        "but",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "it",
-        "its",
-        "this",
-        "that",
-        "as",
-        "from",
-        "has",
-        "have",
-        "had",
-        "will",
-        "would",
-        "can",
-        "could",
-        "not",
-        "no",
-        "than",
-        "then",
-        "there",
-        "their",
-        "they",
-        "he",
-        "she",
-        "his",
-        "her",
-        "we",
-        "our",
-        "you",
-        "your",
-        "which",
-        "who",
-        "whom",
-        "what",
-        "when",
-        "where",
-        "how",
-        "why",
-        "do",
-        "does",
-        "did",
-        "about",
-        "into",
-        "over",
-        "after",
-    ]
-)
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -115,7 +48,7 @@ def is_refusal(text: str) -> bool:
 
 
 def content_words(text: str) -> set[str]:
-    return {w.lower().replace(",", "") for w in _WORD.findall(text)} - _STOP
+    return {w.lower().replace(",", "") for w in _WORD.findall(text)} - GRAMMAR_WORDS
 
 
 def sentences_citing(answer: str, number: int) -> list[str]:

@@ -31,18 +31,17 @@ LEXICAL_WEIGHT = 0.35  # share of the question's key words in the sentence, next
 SHAPE_BONUS = 0.08  # a number for "how many", a date for "when"
 # Per name of the question (up to two) that a sentence lacks: "How many F-16s did Norway send?" is less likely
 # answered by a sentence about the Netherlands. Small, because questions also name things answers need not
-# repeat ("the Kyiv victims"); calibrated on the seed set (0.03: judged right 0.51 -> 0.53).
+# repeat ("the Kyiv victims"). How it was chosen: evals/README.md, "Seed set after grounding".
 MISSING_NAME_PENALTY = 0.03
 # A name of the question that the sentence's whole passage lacks: the passage is about something else.
-# Calibrated on the seed set with the three rules below (0.05; 0.08 cost answers).
+# Chosen together with the three rules below (evals/README.md).
 ABSENT_NAME_PENALTY = 0.05
 # "Kyiv blamed Moscow for this.": a short sentence pointing back at what it does not say is no answer.
 ANAPHOR_PENALTY = 0.15
 # A question about a given day ("… on December 28?") is not answered by a sentence about another day.
 OTHER_DAY_PENALTY = 0.3
 # "How many tanks" is answered by a number counting tanks: a sentence whose numbers count only other things
-# (cosine of what they count to what is asked below this) loses the answer shape. Seed set: refusal recall
-# 0.50 -> 0.59 at equal accuracy (0.45 cost answers: "killed 25 people" for "how many deaths").
+# (cosine of what they count to what is asked below this) loses the answer shape.
 MIN_FOCUS_SIMILARITY = 0.35
 _ANAPHOR = re.compile(r"^\W*(?:[\w’'-]+\W+){1,5}(?:this|that|it|them|these|those)\W*$", re.IGNORECASE)
 

@@ -11,13 +11,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.grounding.citations import CITATION, cited_numbers
+from qa.grounding.citations import cited_numbers
 from qa.grounding.evidence import Evidence, sentences_of, similarity_matrix
 from qa.index.embeddings import Embedder
 from qa.ingest.chunking import split_sentences
 from qa.retrieval.hybrid import Passage
 from qa.text.dates import as_stated
-from qa.text.facts import missing_facts, strip_markers
+from qa.text.facts import CITATION, missing_facts, strip_markers
 
 
 @dataclass(frozen=True)

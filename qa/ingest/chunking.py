@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from qa.text.dates import MONTH_ABBREVIATIONS
+
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 # Words after which a period does not end a sentence.
@@ -40,18 +42,7 @@ _ABBREVIATIONS = frozenset(
         "co",
         "corp",
         "ltd",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
+        *MONTH_ABBREVIATIONS,
         "u.s",
         "u.k",
         "u.n",

@@ -9,26 +9,38 @@ from __future__ import annotations
 import re
 from datetime import date
 
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
+# The calendar's words, spelled out once for every module that reads dates in text.
+MONTH_NAMES = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+MONTH_ABBREVIATIONS = {
+    "jan": "january",
+    "feb": "february",
+    "mar": "march",
+    "apr": "april",
+    "jun": "june",
+    "jul": "july",
+    "aug": "august",
+    "sep": "september",
+    "sept": "september",
+    "oct": "october",
+    "nov": "november",
+    "dec": "december",
+}
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = {name: number for number, name in enumerate(MONTH_NAMES, start=1)} | {
+    short: MONTH_NAMES.index(name) + 1 for short, name in MONTH_ABBREVIATIONS.items()
 }
 
 _ISO = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?\s*$")
@@ -72,11 +84,8 @@ def date_number(iso: str | None) -> int:
     return int(iso.replace("-", "")) if iso else 0
 
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # A weekday not already followed by its date ("Wednesday, January 3" stays as it is).
-_WEEKDAY = re.compile(
-    r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b(?!,?\s+(?:\d|[A-Z][a-z]+\.?\s+\d))"
-)
+_WEEKDAY = re.compile(r"\b(" + "|".join(d.capitalize() for d in WEEKDAYS) + r")\b(?!,?\s+(?:\d|[A-Z][a-z]+\.?\s+\d))")
 _RELATIVE_DAY = re.compile(r"\b(yesterday|today)\b", re.IGNORECASE)
 
 
@@ -93,7 +102,7 @@ def anchor(text: str, article_date: str | None) -> str:
 
     def weekday(match: re.Match[str]) -> str:
         # The latest such weekday on or before the article's date: news reports what has happened.
-        back = (published.weekday() - _WEEKDAYS.index(match[1].lower())) % 7
+        back = (published.weekday() - WEEKDAYS.index(match[1].lower())) % 7
         return f"{match[1]}, {long_date(date.fromordinal(published.toordinal() - back))}"
 
     def relative(match: re.Match[str]) -> str:

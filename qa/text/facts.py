@@ -12,117 +12,23 @@ from functools import lru_cache
 
 from text_to_num import alpha2digit
 
-_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+from qa.text.dates import MONTH_ABBREVIATIONS, MONTH_NAMES, WEEKDAYS
+from qa.text.words import GRAMMAR_WORDS
+
+# "[1]", "[2, 3]", "[2; 3]", "[2][3]" (the last is two markers): the one pattern of a citation marker.
+CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
 _PUNCT = re.compile(r"[^\w\s.]|(?<!\d)\.|\.(?!\d)")
-_MONTH_ABBREVIATIONS = {
-    "jan": "january",
-    "feb": "february",
-    "mar": "march",
-    "apr": "april",
-    "jun": "june",
-    "jul": "july",
-    "aug": "august",
-    "sep": "september",
-    "sept": "september",
-    "oct": "october",
-    "nov": "november",
-    "dec": "december",
-}
-_MONTH = re.compile(r"\b(" + "|".join(_MONTH_ABBREVIATIONS) + r")\b\.?(?=\s*\d)")
+_MONTH = re.compile(r"\b(" + "|".join(MONTH_ABBREVIATIONS) + r")\b\.?(?=\s*\d)")
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*[A-Za-z]|\b[A-Z]{2,}\b")
 # Capitalised for grammar, not because they name something.
-_NOT_NAMES = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "its",
-        "in",
-        "on",
-        "at",
-        "of",
-        "for",
-        "to",
-        "by",
-        "from",
-        "with",
-        "as",
-        "and",
-        "but",
-        "or",
-        "so",
-        "if",
-        "when",
-        "while",
-        "after",
-        "before",
-        "since",
-        "during",
-        "according",
-        "however",
-        "meanwhile",
-        "also",
-        "there",
-        "their",
-        "they",
-        "he",
-        "she",
-        "we",
-        "i",
-        "you",
-        "his",
-        "her",
-        "our",
-        "what",
-        "who",
-        "which",
-        "where",
-        "why",
-        "how",
-        "is",
-        "are",
-        "was",
-        "were",
-        "has",
-        "have",
-        "had",
-        "will",
-        "would",
-        "can",
-        "could",
-        "did",
-        "does",
-        "do",
-        "not",
-        "no",
-        "yes",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "answer",
-        "question",
-    ]
-)
+_NOT_NAMES = GRAMMAR_WORDS | frozenset(WEEKDAYS) | {"mr", "mrs", "ms", "dr", "answer", "question"}
 
 
 def strip_markers(text: str) -> str:
     """Drop citation markers, so `[2]` is not read as the number 2."""
-    return _MARKER.sub(" ", text)
+    return CITATION.sub(" ", text)
 
 
 @lru_cache(maxsize=8192)
@@ -133,7 +39,7 @@ def normalize(text: str) -> str:
     # since claims and sources are normalised alike.
     text = alpha2digit(text, "en", threshold=0)
     text = _THOUSANDS.sub("", text.lower())
-    text = _MONTH.sub(lambda m: _MONTH_ABBREVIATIONS[m[1]], text)
+    text = _MONTH.sub(lambda m: MONTH_ABBREVIATIONS[m[1]], text)
     text = _PUNCT.sub(" ", text)
     return " ".join(text.split())
 
@@ -147,9 +53,9 @@ def numbers_in(text: str) -> list[str]:
     return _NUMBER.findall(normalize(text))
 
 
-MONTH_NAMES = "january|february|march|april|may|june|july|august|september|october|november|december"
+MONTH_PATTERN = "|".join(MONTH_NAMES)
 DATE_EXPRESSION = re.compile(
-    rf"\b(?:\d{{1,2}} (?:{MONTH_NAMES})|(?:{MONTH_NAMES}) \d{{1,2}})\b(?: \d{{4}})?|\b(?:1[89]|20)\d{{2}}\b"
+    rf"\b(?:\d{{1,2}} (?:{MONTH_PATTERN})|(?:{MONTH_PATTERN}) \d{{1,2}})\b(?: \d{{4}})?|\b(?:1[89]|20)\d{{2}}\b"
 )
 
 

@@ -1,6 +1,8 @@
-"""Function words and the stemmer shared by evidence ranking and multiple choice.
+"""The English word lists and the stemmer every stage shares.
 
-Both ask which content words of a question a text shares; these words say nothing about that.
+`FUNCTION_WORDS` say nothing about which content words a question and a text share (evidence ranking, multiple
+choice, conflicts); `GRAMMAR_WORDS` adds the words that are capitalised or repeated for grammar only (a quote's
+content words, the names a claim states). BM25 keeps its own list (bm25s's English one), fixed by the index.
 """
 
 from __future__ import annotations
@@ -67,6 +69,33 @@ FUNCTION_WORDS = frozenset(
         "will",
         "with",
         "would",
+    ]
+)
+GRAMMAR_WORDS = FUNCTION_WORDS | frozenset(
+    [
+        "about",
+        "according",
+        "after",
+        "also",
+        "before",
+        "but",
+        "can",
+        "could",
+        "during",
+        "however",
+        "i",
+        "if",
+        "meanwhile",
+        "no",
+        "not",
+        "over",
+        "since",
+        "then",
+        "there",
+        "we",
+        "yes",
+        "you",
+        "your",
     ]
 )
 stem = Stemmer.Stemmer("english").stemWord
