@@ -32,7 +32,7 @@ from qa.evals.experiments import (
     write_rows,
 )
 from qa.evals.matching import auc, token_f1
-from qa.grounding.choices import is_none_of_the_above, support
+from qa.grounding.choices import is_none_of_the_above, option_scores
 from qa.reader.scoring import NO_SPAN, logit
 
 FEATURES = ["rules", "margin", "sentence", "passage", "short_overlap"]
@@ -54,7 +54,7 @@ def collect(data: Path, weeks: str, sample: int | None) -> list[dict[str, object
     started = time.perf_counter()
     for k, q in enumerate(questions, start=1):
         passages = assistant.choice_passages(q.question, q.choices, date_to=q.date)
-        rules = support(q.question, q.choices, passages)
+        rules = option_scores(q.question, q.choices, passages)
         readings = assistant.reader.read(q.question, [p.text for p in passages]) if passages else []
         spans = [(r.span.margin, p.text[r.span.start : r.span.end]) for p, r in zip(passages, readings) if r.span]
         short = max(spans)[1] if spans else ""

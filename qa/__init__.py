@@ -9,6 +9,7 @@ import qa.offline  # noqa: F401
 # isort: split
 
 from qa.assistant import Assistant, Status
+from qa.chunks import Passage
 from qa.errors import (
     BackendError,
     ChromaUnreachableError,
@@ -33,7 +34,6 @@ from qa.ingest.documents import Article
 from qa.ingest.run import FailedFile, IngestReport, Progress
 from qa.ingest.uploads import Upload, check_upload, keep_upload
 from qa.retrieval.followup import standalone_question
-from qa.retrieval.hybrid import Passage
 from qa.settings import Settings, SettingsWarning
 
 __all__ = [

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from qa.chunks import Passage
 from qa.errors import BackendError, IndexEmptyError, InputError, ModelStoppedError, QAError
 from qa.generation.backends import LLM, BackendChoice, OllamaLLM, choose_backend, fallback
 from qa.generation.prompts import answer_prompt
@@ -24,7 +25,7 @@ from qa.ingest.run import Ingestor, IngestReport, ProgressCallback
 from qa.reader.runtime import Reader, shared_reader
 from qa.reader.scoring import shipped_mix
 from qa.retrieval.followup import standalone_question
-from qa.retrieval.hybrid import HybridRetriever, Passage, Retriever, bm25_for, renumber
+from qa.retrieval.hybrid import HybridRetriever, Retriever, bm25_for, renumber
 from qa.settings import MAX_TOP_K, Settings
 
 
@@ -270,7 +271,7 @@ class Assistant:
                 self.reader,
                 draft=draft,
                 min_evidence=self._min_evidence(),
-                min_similarity=self.settings.min_support,
+                min_support=self.settings.min_support,
                 min_short_margin=self.settings.min_short_margin,
                 mix=shipped_mix() if self.settings.ranking == "reader" else None,
             )

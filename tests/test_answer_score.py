@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from qa import Assistant, SentenceTransformerEmbedder
+from qa.chunks import Passage
 from qa.grounding.evidence import Evidence, rank
 from qa.reader.decode import PassageReading, Span
 from qa.reader.scoring import (
@@ -22,7 +23,6 @@ from qa.reader.scoring import (
     rescore,
     shipped_mix,
 )
-from qa.retrieval.hybrid import Passage
 from tests.conftest import make_settings
 
 TEXT = "Rain fell in Taipei on Monday. The Netherlands will send 18 jets."

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from qa import Assistant
+from qa.chunks import Passage
 from qa.grounding.choices import is_negated, is_none_of_the_above, pick
-from qa.retrieval.hybrid import Passage
 
 
 def passage(n: int, text: str, score: float = 0.5) -> Passage:

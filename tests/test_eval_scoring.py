@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from qa.chunks import Passage
 from qa.evals import EvalCase, EvalRun, compare_runs, failures, write_report
 from qa.evals.scoring import aggregate, score_case
 from qa.grounding.answer import Answer, citation_for, refusal
 from qa.grounding.citations import cited_numbers
-from qa.retrieval.hybrid import Passage
 
 pytestmark = pytest.mark.unit
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from qa import CANNOT_ANSWER, Assistant, SentenceTransformerEmbedder
+from qa.chunks import Passage
 from qa.grounding.conflicts import find_conflict
 from qa.grounding.evidence import Evidence, sentences_of
 from qa.grounding.ground import ground
 from qa.ingest.chunking import split_sentences
 from qa.reader.runtime import shared_reader
 from qa.reader.short import short_answer
-from qa.retrieval.hybrid import Passage
 from qa.text.injection import is_instruction, mask
 from tests.conftest import SEED_OVERVIEW, SEEDS, make_settings
 
@@ -57,7 +57,7 @@ def test_articles_whose_short_answers_differ_are_a_conflict_each_with_its_articl
     reader = shared_reader()
     conflict = find_conflict("How many people died in Kyiv?", _best_first(one, two), 0.6, reader)
     assert conflict is not None and conflict.about == "number"
-    assert [(v.value, v.evidence.passage.n) for v in conflict.values] == [("32", 1), ("30", 2)]
+    assert [(v.value, v.n) for v in conflict.values] == [("32", 1), ("30", 2)]
     assert find_conflict("How many people died in Kyiv?", _best_first(one), 0.6, reader) is None
 
 
@@ -114,7 +114,7 @@ def test_an_unsupported_sentence_is_removed_and_the_answer_falls_back_to_quotes(
         seeded.embedder,
         draft="The storm cut power to 40,000 homes [1].",
         min_evidence=seeded.settings.min_evidence,
-        min_similarity=seeded.settings.min_support,
+        min_support=seeded.settings.min_support,
     )
     assert [c.text for c in grounded.removed] == ["The storm cut power to 40,000 homes [1]."]
     assert "40,000" not in grounded.text and "230" in grounded.text and grounded.mode == "extract"
@@ -132,7 +132,7 @@ def test_a_supported_sentence_citing_the_wrong_passage_is_re_cited(seeded: Assis
         seeded.embedder,
         draft=f"230 Ukrainians were released from Russian captivity [{other.n}].",
         min_evidence=seeded.settings.min_evidence,
-        min_similarity=seeded.settings.min_support,
+        min_support=seeded.settings.min_support,
     )
     assert grounded.mode == "generate" and grounded.removed == []
     assert grounded.text.startswith(f"230 Ukrainians were released from Russian captivity [{holder.n}].")
@@ -147,7 +147,7 @@ def test_a_true_drafted_sentence_where_the_reader_finds_no_answer_is_not_trusted
     answering = f"230 Ukrainians were released from Russian captivity [{holder.n}]."
     common = {
         "min_evidence": seeded.settings.min_evidence,
-        "min_similarity": seeded.settings.min_support,
+        "min_support": seeded.settings.min_support,
     }
     # Both sentences are true to their passage; only one answers the question, and the reader sees which.
     on_point = ground(question, passages, seeded.embedder, seeded.reader, draft=answering, **common)

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 from qa import Assistant, SentenceTransformerEmbedder
+from qa.chunks import Passage, StoredChunk
 from qa.index import corpus as corpus_module
-from qa.index.store import StoredChunk
 from qa.retrieval import hybrid as retrieval_module
-from qa.retrieval.hybrid import Passage
 from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, SEEDS, make_settings
 
 pytestmark = pytest.mark.integration

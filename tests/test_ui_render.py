@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from qa import CANNOT_ANSWER, Answer, ArticleRecord, Citation, Passage
-from qa.grounding.answer import Conflict, ConflictValue, Sentence
+from qa.grounding.answer import Sentence
+from qa.grounding.conflicts import Conflict, ConflictValue
 from qa.ui import render
 
 pytestmark = pytest.mark.unit

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.chunks import Passage, StoredChunk
 from qa.errors import DocumentError
 from qa.index.corpus import BM25Index
 from qa.index.embeddings import Embedder
-from qa.index.store import Store, StoredChunk
+from qa.index.store import Store
 from qa.ingest import documents
 from qa.ingest.run import Ingestor
-from qa.retrieval.hybrid import Passage, RecentRetrievals, _passage, cap_per_article, checked_request
+from qa.retrieval.hybrid import RecentRetrievals, _passage, cap_per_article, checked_request
 from qa.settings import Settings
 
 ARCHIVE_MAX_BYTES = 1000 * 2**20  # the benchmark's archive, decompressed, is far above a user upload's limit

@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from qa.assistant import Assistant
+from qa.chunks import Passage
 from qa.errors import InputError, QAError
 from qa.evals.matching import (
     contains_answer,
@@ -34,7 +35,6 @@ from qa.evals.matching import (
 from qa.generation.backends import LLM, choose_backend
 from qa.grounding.answer import Citation
 from qa.ingest.run import ProgressCallback
-from qa.retrieval.hybrid import Passage
 from qa.settings import Settings
 from qa.text.dates import as_stated
 

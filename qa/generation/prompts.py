@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from qa.retrieval.hybrid import Passage
+    from qa.chunks import Passage
 
 CANNOT_ANSWER = "The articles do not answer this question."
 

@@ -7,12 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from qa.chunks import Passage
 from qa.generation.prompts import CANNOT_ANSWER
 from qa.grounding.citations import best_quote, cited_numbers, sentences_citing
+from qa.grounding.conflicts import Conflict
 from qa.grounding.evidence import Evidence
 from qa.grounding.ground import Grounded
 from qa.grounding.verify import SentenceCheck
-from qa.retrieval.hybrid import Passage
 
 
 class Citation(BaseModel):
@@ -44,18 +45,6 @@ class Sentence(BaseModel):
     supported: bool
     span: Span | None = Field(None, description="The passage sentence that backs it, in its article.")
     reason: str = Field("", description="Why it is not backed (removed sentences).")
-
-
-class ConflictValue(BaseModel):
-    value: str
-    n: int
-    date: str | None
-    source: str
-
-
-class Conflict(BaseModel):
-    about: str = Field(description="'date', 'number' (figures) or 'answer': what the articles disagree on.")
-    values: list[ConflictValue]
 
 
 class ShortAnswer(BaseModel):
@@ -192,22 +181,6 @@ def grounded_answer(
         for n in cited_numbers(grounded.text)
         if n in by_number
     ]
-    conflicts = []
-    if grounded.conflict:
-        conflicts.append(
-            Conflict(
-                about=grounded.conflict.about,
-                values=[
-                    ConflictValue(
-                        value=v.value,
-                        n=v.evidence.passage.n,
-                        date=v.evidence.passage.date,
-                        source=v.evidence.passage.source,
-                    )
-                    for v in grounded.conflict.values
-                ],
-            )
-        )
     return Answer(
         question=question,
         answer=grounded.text,
@@ -218,7 +191,7 @@ def grounded_answer(
         mode=grounded.mode,
         sentences=[_sentence(c) for c in grounded.sentences],
         removed=removed,
-        conflicts=conflicts,
+        conflicts=[grounded.conflict] if grounded.conflict else [],
         short_answer=_short(grounded),
         passages=list(passages),
     )

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.retrieval.hybrid import Passage
+from qa.chunks import Passage
 from qa.text.words import FUNCTION_WORDS, stem
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -43,7 +43,7 @@ def is_negated(question: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Support:
+class OptionScore:
     """Where an option is best backed: the passage, the character span of the mention's sentence, a score."""
 
     index: int
@@ -57,7 +57,7 @@ def _mentions(choice: list[str], words: list[str]) -> list[int]:
     return [i for i in range(len(words) - size + 1) if words[i : i + size] == choice]
 
 
-def support(question: str, choices: Sequence[str], passages: Sequence[Passage]) -> list[Support]:
+def option_scores(question: str, choices: Sequence[str], passages: Sequence[Passage]) -> list[OptionScore]:
     """How strongly each option is stated near the question's words; 0 where it is not stated at all."""
     question_words = set(_content(question))
     texts = [_tokens(f"{p.title} {p.text}") for p in passages]
@@ -69,9 +69,9 @@ def support(question: str, choices: Sequence[str], passages: Sequence[Passage]) 
     for index, choice in enumerate(choices):
         option = _tokens(choice)
         if not option or is_none_of_the_above(choice):
-            result.append(Support(index, 0.0))
+            result.append(OptionScore(index, 0.0))
             continue
-        best = Support(index, 0.0)
+        best = OptionScore(index, 0.0)
         context_words = question_words - set(option)
         for passage, words in zip(passages, texts):
             for start in _mentions(option, words):
@@ -79,17 +79,17 @@ def support(question: str, choices: Sequence[str], passages: Sequence[Passage]) 
                 near = sum(weight[w] for w in context_words & around) / total
                 score = 0.2 + near + 0.5 * max(passage.score, 0.0)
                 if score > best.score:
-                    best = Support(index, score, passage)
+                    best = OptionScore(index, score, passage)
         result.append(best)
     return result
 
 
-def pick(question: str, choices: Sequence[str], passages: Sequence[Passage]) -> Support | None:
+def pick(question: str, choices: Sequence[str], passages: Sequence[Passage]) -> OptionScore | None:
     """The option the passages back, or None-of-the-above's when it is offered and nothing else is backed.
 
     Returns None when the articles do not tell.
     """
-    scores = support(question, choices, passages)
+    scores = option_scores(question, choices, passages)
     backed = [s for s in scores if s.score > 0]
     nota = next((i for i, c in enumerate(choices) if is_none_of_the_above(c)), None)
     if is_negated(question) and len(backed) >= 2:
@@ -97,12 +97,12 @@ def pick(question: str, choices: Sequence[str], passages: Sequence[Passage]) -> 
         unbacked = [s for s in scores if s.score == 0 and s.index != nota]
         if len(unbacked) == 1:
             evidence = max(backed, key=lambda s: s.score)
-            return Support(unbacked[0].index, evidence.score, evidence.passage)
+            return OptionScore(unbacked[0].index, evidence.score, evidence.passage)
         if not unbacked and nota is not None:
-            return Support(nota, 0.0)
+            return OptionScore(nota, 0.0)
         return None
     if backed:
         return max(backed, key=lambda s: (s.score, -s.index))
     if nota is not None:
-        return Support(nota, 0.0)
+        return OptionScore(nota, 0.0)
     return None

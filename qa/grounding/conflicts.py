@@ -10,7 +10,8 @@ or no content word. Only one value per article is taken, so an article never dis
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
 
 from qa.grounding.evidence import Evidence
 from qa.reader.runtime import Reader
@@ -21,15 +22,15 @@ from qa.text.words import FUNCTION_WORDS
 MAX_ARTICLES = 3  # the best-scoring articles compared; further ones rest on weaker evidence
 
 
-@dataclass(frozen=True)
-class ConflictValue:
+class ConflictValue(BaseModel):
     value: str
-    evidence: Evidence
+    n: int = Field(description="The passage that gives it: [n].")
+    date: str | None = Field(description="Its article's date, YYYY-MM-DD, or None for an undated article.")
+    source: str
 
 
-@dataclass(frozen=True)
-class Conflict:
-    about: str  # "date", "number" (figures) or "answer"
+class Conflict(BaseModel):
+    about: str = Field(description="'date', 'number' (figures) or 'answer': what the articles disagree on.")
     values: list[ConflictValue]
 
 
@@ -64,8 +65,9 @@ def find_conflict(question: str, ranked: Sequence[Evidence], min_score: float, r
     differing = [
         s for s in shorts[1:] if (other := _key(s.text))[0] == kind and first and other[1] and not first & other[1]
     ]
-    return Conflict(kind, [_value(lead), *(_value(s) for s in differing)]) if differing else None
+    return Conflict(about=kind, values=[_value(lead), *(_value(s) for s in differing)]) if differing else None
 
 
 def _value(short: Short) -> ConflictValue:
-    return ConflictValue(short.text, short.evidence)
+    passage = short.evidence.passage
+    return ConflictValue(value=short.text, n=passage.n, date=passage.date, source=passage.source)

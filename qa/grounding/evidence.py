@@ -15,10 +15,10 @@ from datetime import date
 
 import numpy as np
 
+from qa.chunks import Passage
 from qa.grounding.asked import about_another_day, counted_phrases, days_named, days_of_passage, focus_of, has_shape
 from qa.index.embeddings import Embedder
 from qa.ingest.chunking import split_sentences
-from qa.retrieval.hybrid import Passage
 from qa.text.dates import long_date
 from qa.text.facts import names_in, unbacked_names, words
 from qa.text.words import FUNCTION_WORDS, stem

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from qa.chunks import Passage
 from qa.grounding.citations import is_refusal
 from qa.grounding.conflicts import Conflict, find_conflict
 from qa.grounding.evidence import Evidence, rank
@@ -21,7 +22,6 @@ from qa.index.embeddings import Embedder
 from qa.reader.runtime import Reader
 from qa.reader.scoring import AnswerMix, rescore
 from qa.reader.short import Short, answers_in, short_answer
-from qa.retrieval.hybrid import Passage
 from qa.text.dates import anchor, long_date
 
 _LATEST = re.compile(r"\b(latest|now|current(ly)?|so far|to date|most recent|still|yet)\b", re.IGNORECASE)
@@ -62,9 +62,7 @@ def _extract(ranked: Sequence[Evidence], min_score: float, second_margin: float)
 def _conflict_sentence(conflict: Conflict) -> str:
     parts = []
     for value in conflict.values:
-        passage = value.evidence.passage
-        when = long_date_of(passage.date)
-        parts.append(f"[{passage.n}] ({when}) gives {value.value}")
+        parts.append(f"[{value.n}] ({long_date_of(value.date)}) gives {value.value}")
     return "The articles differ: " + "; ".join(parts) + "."
 
 
@@ -90,7 +88,7 @@ def ground(
     *,
     draft: str | None,
     min_evidence: float,
-    min_similarity: float,
+    min_support: float,
     min_short_margin: float | None = None,
     mix: AnswerMix | None = None,
 ) -> Grounded:
@@ -110,7 +108,7 @@ def ground(
         # The model read the passages and found no answer: that is a finding, not a claim to verify.
         return Grounded(text="", mode="generate", refused=True)
     if draft is not None and draft.strip():
-        checks = verify(draft, passages, embedder, min_similarity=min_similarity)
+        checks = verify(draft, passages, embedder, min_support=min_support)
         kept = [c for c in checks if c.supported]
         removed = [c for c in checks if not c.supported]
         # A draft is only trusted when the evidence says the articles answer the question at all, and when the

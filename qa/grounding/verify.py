@@ -11,11 +11,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qa.chunks import Passage
 from qa.grounding.citations import cited_numbers
 from qa.grounding.evidence import Evidence, sentences_of, similarity_matrix
 from qa.index.embeddings import Embedder
 from qa.ingest.chunking import split_sentences
-from qa.retrieval.hybrid import Passage
 from qa.text.dates import as_stated
 from qa.text.facts import CITATION, missing_facts, strip_markers
 
@@ -38,9 +38,7 @@ def _with_citation(sentence: str, n: int) -> str:
     return f"{bare[: len(bare) - len(stop)].rstrip()} [{n}]{stop}"
 
 
-def verify(
-    answer: str, passages: Sequence[Passage], embedder: Embedder, *, min_similarity: float
-) -> list[SentenceCheck]:
+def verify(answer: str, passages: Sequence[Passage], embedder: Embedder, *, min_support: float) -> list[SentenceCheck]:
     """Check every sentence of `answer` against the passages; repaired citations are in `text`."""
     by_number = {p.n: p for p in passages}
     claims = [answer[s:e] for s, e in split_sentences(answer)]
@@ -67,7 +65,7 @@ def verify(
             score, candidate = best[n]
             passage = by_number[n]
             missing = missing_facts(bare, f"{passage.title}. {as_stated(passage.text, passage.date)}")
-            if not missing and score >= min_similarity:
+            if not missing and score >= min_support:
                 backing = (n, candidate)
                 break
             if n in cited:

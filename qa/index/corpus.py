@@ -23,7 +23,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from qa.index.store import StoredChunk
+from qa.chunks import StoredChunk
 from qa.settings import Settings
 from qa.text.dates import date_number
 

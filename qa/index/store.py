@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from qa.chunks import StoredChunk
 from qa.errors import ChromaUnreachableError, IndexMismatchError, QAError, StoreError
 from qa.index.locking import WaitCallback, WriteMark, index_lock
 from qa.settings import Settings
@@ -45,20 +46,6 @@ class ArticleRecord:
     chunks: int
     chars: int
     file_articles: int = 0  # articles in the whole file when it was read; 0 in indexes older than this field
-
-
-@dataclass(frozen=True)
-class StoredChunk:
-    """A chunk as it comes back from the index."""
-
-    chunk_id: str
-    doc_id: str
-    title: str
-    date: str | None
-    source: str
-    start: int
-    end: int
-    text: str
 
 
 def _metadata_to_chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> StoredChunk:
@@ -366,9 +353,9 @@ class Store:
         )
 
     def delete_chunks_of(self, doc_ids: Sequence[str]) -> None:
-        """Remove every chunk of these articles (what llama-index's `delete(ref_doc_id)` does, for many at once)."""
+        """Remove every chunk of these articles, found by the `doc_id` every chunk is written with."""
         if doc_ids:
-            self.chunks.delete(where={"document_id": {"$in": list(doc_ids)}})
+            self.chunks.delete(where={"doc_id": {"$in": list(doc_ids)}})
 
     def set_file_hash(self, doc_ids: Sequence[str], file_hash: str, file_articles: int) -> None:
         """Articles unchanged inside a changed file (a JSON lines file): remember the new file hash."""
@@ -377,7 +364,7 @@ class Store:
             self.catalog.update(ids=list(doc_ids), metadatas=[meta] * len(doc_ids))
 
     def delete_article(self, doc_id: str) -> None:
-        self.vector_store.delete(ref_doc_id=doc_id)
+        self.delete_chunks_of([doc_id])
         self.catalog.delete(ids=[doc_id])
 
     def delete_articles(self, doc_ids: Sequence[str]) -> None:

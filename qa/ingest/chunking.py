@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from qa.chunks import Chunk
 from qa.text.dates import MONTH_ABBREVIATIONS
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -61,14 +61,6 @@ _ABBREVIATIONS = frozenset(
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[^\sa-z])")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _WORD_RUN = re.compile(r"[A-Za-z.]+")
-
-
-@dataclass(frozen=True)
-class Chunk:
-    index: int
-    start: int
-    end: int
-    text: str
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:

@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from qa.chunks import Chunk
 from qa.errors import DocumentError
 from qa.index.embeddings import Embedder
 from qa.index.locking import WaitCallback
 from qa.index.store import ArticleRecord, Store
 from qa.ingest import documents
-from qa.ingest.chunking import Chunk, chunk_text
+from qa.ingest.chunking import chunk_text
 from qa.ingest.files import shown, walk
 from qa.settings import Settings
 from qa.text.dates import date_number

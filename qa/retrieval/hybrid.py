@@ -12,37 +12,22 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 
+from qa.chunks import Passage, StoredChunk
 from qa.errors import ConfigError
 from qa.index.corpus import BM25Index, cache_key, cache_root, date_bounds, load_cached, save_cached
 from qa.index.embeddings import Embedder
-from qa.index.store import Store, StoredChunk
+from qa.index.store import Store
 from qa.settings import Settings
 from qa.text.dates import date_number, parse_date
 from qa.text.injection import is_instruction, mask
 
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very first ranks
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved chunk, numbered as the model and the reader see it."""
-
-    n: int
-    chunk_id: str
-    doc_id: str
-    title: str
-    date: str | None
-    source: str
-    text: str
-    start: int
-    end: int
-    score: float
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
