@@ -239,7 +239,7 @@ class Workspace:
 def open_chroma(path: Path) -> Any:
     """A Chroma client on an index directory, opened the way qa opens it (one client per path and process)."""
     from qa import Settings
-    from qa.index.store import open_client
+    from qa.index.chroma import open_client
 
     return open_client(Settings(index_dir=path, chroma_url=None))
 

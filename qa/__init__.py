@@ -31,7 +31,7 @@ from qa.index.doctor import DoctorReport, Problem
 from qa.index.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.index.store import ArticleRecord
 from qa.ingest.documents import Article
-from qa.ingest.run import FailedFile, IngestReport, Progress
+from qa.ingest.report import FailedFile, IngestReport, Progress
 from qa.ingest.uploads import Upload, check_upload, keep_upload
 from qa.retrieval.followup import standalone_question
 from qa.settings import Settings, SettingsWarning

@@ -21,7 +21,8 @@ from qa.index.doctor import Doctor, DoctorReport
 from qa.index.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.index.locking import WaitCallback
 from qa.index.store import ArticleRecord, Store
-from qa.ingest.run import Ingestor, IngestReport, ProgressCallback
+from qa.ingest.report import IngestReport, ProgressCallback
+from qa.ingest.run import Ingestor
 from qa.reader.runtime import Reader, shared_reader
 from qa.reader.scoring import shipped_mix
 from qa.retrieval.followup import standalone_question

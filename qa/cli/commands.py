@@ -297,6 +297,66 @@ def chat(ctx: click.Context, seed: Path | None) -> None:
         _print_answer(answer)
 
 
+# The repository's folders beside the package (an editable install, `make run`): the seed articles indexed into an
+# empty index, and the seed eval set the UI's Evals tab runs.
+_REPO = Path(__file__).resolve().parents[2]
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (QA_UI_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (QA_UI_PORT, default 7860).")
+@click.option("--index", "index_dir", type=click.Path(), help="Index directory (QA_INDEX_DIR); as `qa --index`.")
+@click.option(
+    "--chroma-url", metavar="URL", help="Use the index on a Chroma server (QA_CHROMA_URL); as `qa --chroma-url`."
+)
+@click.option("--no-seed", is_flag=True, help="Do not index the seed articles into an empty index.")
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, index_dir: str | None, chroma_url: str | None, no_seed: bool
+) -> None:
+    """Start the web UI (what `make run` and `python app.py` do). Off loopback it asks for QA_UI_USER /
+    QA_UI_PASSWORD, and refuses to start without a password."""
+    from qa.errors import ConfigError
+    from qa.ui import build_app, launch
+    from qa.ui.access import ui_auth
+
+    if index_dir is not None and chroma_url is not None:
+        raise click.UsageError("--index and --chroma-url name two different indexes; give one of them")
+    overrides: dict[str, Any] = {}
+    if index_dir is not None:
+        overrides = {"index_dir": index_dir, "chroma_url": ""}  # a directory given here wins over QA_CHROMA_URL
+    elif chroma_url is not None:
+        overrides = {"index_dir": None, "chroma_url": chroma_url}
+    settings = Settings(**{k: v for k, v in {**ctx.obj, **overrides}.items() if v is not None})
+    host = host or settings.ui_host
+    try:
+        auth = ui_auth(settings, host)  # before any indexing: an unusable setting stops the start at once
+    except ConfigError as exc:
+        err.print(f"[red]Error:[/red] {escape(str(exc))}")
+        sys.exit(2)
+    assistant = Assistant(settings)
+    seeds, eval_set = _REPO / "seeds", _REPO / "evals" / "seeds.jsonl"
+    if not no_seed and seeds.is_dir() and assistant.status(probe_backend=False).chunks == 0:
+        out.print(f"Indexing {seeds} (first run)…")
+        _print_report(assistant.ingest([seeds]))
+    app = build_app(
+        assistant, eval_set=eval_set if eval_set.is_file() else None, eval_articles=seeds if seeds.is_dir() else None
+    )
+    blocked = [settings.uploads] if settings.chroma_url else [settings.index_dir, settings.uploads]
+    try:
+        launch(
+            app,
+            host=host,
+            port=port or settings.ui_port,
+            upload_max_mb=settings.upload_max_mb,
+            auth=auth,
+            blocked_paths=blocked,
+        )
+    except ConfigError as exc:  # e.g. GRADIO_ALLOWED_PATHS naming a folder the UI must not serve
+        err.print(f"[red]Error:[/red] {escape(str(exc))}")
+        sys.exit(2)
+
+
 cli.add_command(eval_command)
 
 

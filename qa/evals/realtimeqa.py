@@ -34,7 +34,7 @@ from qa.evals.matching import (
 )
 from qa.generation.backends import LLM, choose_backend
 from qa.grounding.answer import Citation
-from qa.ingest.run import ProgressCallback
+from qa.ingest.report import ProgressCallback
 from qa.settings import Settings
 from qa.text.dates import as_stated
 

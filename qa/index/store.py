@@ -1,4 +1,4 @@
-"""The index: chunks and an article catalog in Chroma, written and queried through llama-index.
+"""The index: chunks and an article catalog in Chroma; chunks written through llama-index, read from Chroma.
 
 Two collections live side by side:
 - `<name>_chunks`: one record per chunk (its embedding, text and metadata), managed by llama-index's
@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlparse
 
 import numpy as np
 
 from qa.chunks import StoredChunk
 from qa.errors import ChromaUnreachableError, IndexMismatchError, QAError, StoreError
+from qa.index.chroma import Reaching, open_client
 from qa.index.locking import WaitCallback, WriteMark, index_lock
 from qa.settings import Settings
 
@@ -76,80 +76,6 @@ def _record_from_metadata(doc_id: str, meta: dict[str, Any]) -> ArticleRecord:
     )
 
 
-def open_client(settings: Settings) -> Any:
-    """A Chroma client: a server when QA_CHROMA_URL is set, else a local directory."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_url:
-        return _open_server(settings.chroma_url, chroma_settings)
-    path = Path(settings.index_dir)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    except Exception as exc:
-        raise StoreError(f"Cannot open the index at {path} ({exc}); check QA_INDEX_DIR") from None
-
-
-def _open_server(chroma_url: str, chroma_settings: Any) -> Any:
-    import chromadb
-
-    url = urlparse(chroma_url)
-    try:
-        client = chromadb.HttpClient(
-            host=url.hostname or "127.0.0.1",
-            port=url.port or (443 if url.scheme == "https" else 8000),
-            ssl=url.scheme == "https",
-            settings=chroma_settings,
-        )
-        client.heartbeat()
-    except Exception as exc:  # chromadb raises plain ValueError / httpx errors for connection problems
-        raise ChromaUnreachableError(
-            f"Cannot reach the Chroma server at {chroma_url} ({exc}); start it with "
-            "`chroma run --path DIR --port N` or unset QA_CHROMA_URL to use the local index in QA_INDEX_DIR"
-        ) from None
-    return client
-
-
-def server_lost(chroma_url: str, exc: BaseException) -> ChromaUnreachableError:
-    return ChromaUnreachableError(
-        f"Lost the Chroma server at {chroma_url} ({type(exc).__name__}: {exc}); check that it is still running "
-        "(`chroma run --path DIR --port N`) and run the command again, or unset QA_CHROMA_URL to use the local "
-        "index in QA_INDEX_DIR"
-    )
-
-
-class _Reaching:
-    """A Chroma client or collection whose calls turn a lost server (an httpx transport error: refused, reset,
-    timed out) into `ChromaUnreachableError`. Every read and write of the Store goes through one of these, so
-    the mapping lives here instead of in each method; llama-index's vector store is handed the wrapped
-    collection too."""
-
-    def __init__(self, target: Any, chroma_url: str) -> None:
-        import httpx
-
-        self._target = target
-        self._url = chroma_url
-        self._transport_error = httpx.TransportError
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        if not callable(value):
-            return value
-        return self._guard(value)
-
-    def _guard(self, method: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(method)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(*args, **kwargs)
-            except self._transport_error as exc:
-                raise server_lost(self._url, exc) from None
-
-        return call
-
-
 class Store:
     """Chunks and catalog of one index. Cheap to construct; opens Chroma on first use."""
 
@@ -178,7 +104,7 @@ class Store:
             self._opened_at = self._mark.read()  # before opening: a write meanwhile makes the next read reopen
         client = open_client(self.settings)
         if self.settings.chroma_url:
-            client = _Reaching(client, self.settings.chroma_url)
+            client = Reaching(client, self.settings.chroma_url)
         prefix = self.settings.collection
         meta = {"embedding_model": self.embedding_model, "qa_schema": SCHEMA_VERSION}
         config = {"hnsw": {"space": "cosine"}}
@@ -194,7 +120,7 @@ class Store:
         except Exception as exc:
             raise StoreError(f"Cannot open the Chroma collections at {self.location} ({exc})") from None
         if self.settings.chroma_url:
-            chunks, catalog = _Reaching(chunks, self.settings.chroma_url), _Reaching(catalog, self.settings.chroma_url)
+            chunks, catalog = Reaching(chunks, self.settings.chroma_url), Reaching(catalog, self.settings.chroma_url)
         built_with = (chunks.metadata or {}).get("embedding_model")
         elsewhere = (
             "set QA_COLLECTION to another name to keep a second index on the same server"

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from qa.chunks import Chunk
 from qa.errors import DocumentError
@@ -28,6 +27,7 @@ from qa.index.store import ArticleRecord, Store
 from qa.ingest import documents
 from qa.ingest.chunking import chunk_text
 from qa.ingest.files import shown, walk
+from qa.ingest.report import FailedFile, IngestReport, LineErrors, Progress, ProgressCallback
 from qa.settings import Settings
 from qa.text.dates import date_number
 from qa.text.injection import is_instruction, mask
@@ -36,43 +36,6 @@ from qa.text.injection import is_instruction, mask
 # budget of every chunk of the article.
 _MAX_TITLE_TOKENS = 48
 
-
-class FailedFile(BaseModel):
-    path: str
-    error: str
-
-
-class IngestReport(BaseModel):
-    """What an ingest did, article by article."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    chunks: int = Field(0, description="Chunks written by this run.")
-    failed: list[FailedFile] = Field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
-
-
-@dataclass
-class Progress:
-    """How far an ingest has got; `bytes_done` of `bytes_total` (file sizes on disk) drives the ETA."""
-
-    files_done: int
-    files_total: int
-    articles: int  # articles read so far, unchanged ones included
-    chunks: int  # chunks written so far
-    bytes_done: int = 0
-    bytes_total: int = 0
-    seconds: float = 0.0
-    file: str = ""  # the file being read
-
-
-ProgressCallback = Callable[[Progress], None]
 
 # `file_articles` of an article written while its file was still being read: the count is not known yet, and a
 # run interrupted inside the file leaves this mark, so the next run reads the file again and resumes.
@@ -279,7 +242,7 @@ class Ingestor:
         new_keys: Counter[str] = Counter()  # keys of the articles read that are not stored yet
         count = 0
         stream = documents.ArticleStream(Path(file), max_bytes)
-        bad_lines = _LineErrors()
+        bad_lines = LineErrors()
         try:
             for item in _guarded(stream, file):
                 if isinstance(item, DocumentError):
@@ -477,42 +440,6 @@ def _unexpected(exc: Exception) -> str:
         f"could not be read ({type(exc).__name__}: {str(exc)[:300]}); the file was skipped: check that it is a "
         "well-formed article file, and report it if it is"
     )
-
-
-class _LineErrors:
-    """Bad records of one JSON lines file, the same reason grouped: "lines 3–1002 (1,000 lines): missing …"."""
-
-    def __init__(self) -> None:
-        self.others: list[DocumentError] = []
-        self.lines: dict[tuple[str, str], list[list[int]]] = {}  # (file, reason) -> runs [first, last]
-
-    def add(self, error: DocumentError) -> None:
-        if error.line is None:
-            self.others.append(error)
-            return
-        runs = self.lines.setdefault((error.path.removesuffix(f":{error.line}"), error.reason), [])
-        if runs and runs[-1][1] == error.line - 1:
-            runs[-1][1] = error.line
-        else:
-            runs.append([error.line, error.line])
-
-    def failures(self) -> list[FailedFile]:
-        failed = [FailedFile(path=e.path, error=e.reason) for e in self.others]
-        for (file, reason), runs in self.lines.items():
-            count = sum(last - first + 1 for first, last in runs)
-            if count == 1:
-                failed.append(FailedFile(path=f"{file}:{runs[0][0]}", error=reason))
-                continue
-            shown_runs = [f"{a}" if a == b else f"{a}–{b}" for a, b in runs[:_RUNS_SHOWN]]
-            more = f" and {len(runs) - _RUNS_SHOWN:,} more runs" if len(runs) > _RUNS_SHOWN else ""
-            failed.append(
-                FailedFile(path=file, error=f"lines {', '.join(shown_runs)}{more} ({count:,} lines): {reason}")
-            )
-        self.others, self.lines = [], {}
-        return failed
-
-
-_RUNS_SHOWN = 5
 
 
 def _is_dir(path: Path) -> bool:
