@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.ingest.documents import ArticleStream
+from qa.ingest.stream import ArticleStream
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,8 @@ import pytest
 
 from qa import SentenceTransformerEmbedder
 from qa.ingest.chunking import chunk_text, split_sentences
-from qa.ingest.documents import Article, parse, read_bytes
+from qa.ingest.documents import Article, parse
+from qa.ingest.reading import read_bytes
 from tests.conftest import SEEDS
 
 

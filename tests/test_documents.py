@@ -6,15 +6,9 @@ from pathlib import Path
 import pytest
 
 from qa import DocumentError
-from qa.ingest.documents import (
-    MAX_LINE_BYTES,
-    MAX_TITLE_CHARS,
-    Article,
-    ArticleStream,
-    file_hash,
-    read_bytes,
-    scan,
-)
+from qa.ingest.documents import MAX_LINE_BYTES, MAX_TITLE_CHARS, Article
+from qa.ingest.reading import file_hash, read_bytes, scan
+from qa.ingest.stream import ArticleStream
 from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, SEEDS
 
 pytestmark = pytest.mark.unit

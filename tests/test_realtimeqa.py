@@ -238,6 +238,7 @@ def test_lexical_chunks_shared_articles_as_ingest_does(tmp_path: Path) -> None:
     from qa.index.store import Store
     from qa.ingest import documents
     from qa.ingest.run import Ingestor
+    from qa.ingest.stream import ArticleStream
 
     with gzip.open(SHARED / "articles.jsonl.gz", "rt", encoding="utf-8") as lines:
         few = [next(lines) for _ in range(5)]
@@ -249,7 +250,7 @@ def test_lexical_chunks_shared_articles_as_ingest_does(tmp_path: Path) -> None:
     chunks, embedded = chunk_articles(archive, settings, embedder)
     assert {c.doc_id for c in chunks} and len(embedded) == len(chunks)
     ingestor = Ingestor(settings, Store(settings, embedder.name), embedder)
-    first = next(a for a in documents.ArticleStream(archive, 10**8) if isinstance(a, documents.Article))
+    first = next(a for a in ArticleStream(archive, 10**8) if isinstance(a, documents.Article))
     pieces, texts = ingestor.chunk_article(first)
     mine = [c for c in chunks if c.doc_id == first.doc_id]
     assert [c.text for c in mine] == [p.text for p in pieces]

@@ -24,6 +24,7 @@ from qa.index.embeddings import Embedder
 from qa.index.store import Store
 from qa.ingest import documents
 from qa.ingest.run import Ingestor
+from qa.ingest.stream import ArticleStream
 from qa.retrieval.hybrid import RecentRetrievals, _passage, cap_per_article, checked_request
 from qa.settings import Settings
 
@@ -58,7 +59,7 @@ def chunk_articles(path: Path, settings: Settings, embedder: Embedder) -> tuple[
 
 
 def _articles(path: Path) -> Iterator[documents.Article]:
-    for item in documents.ArticleStream(path, ARCHIVE_MAX_BYTES):
+    for item in ArticleStream(path, ARCHIVE_MAX_BYTES):
         if isinstance(item, DocumentError):
             continue  # a malformed record: ingest skips it the same way
         yield item

@@ -8,11 +8,9 @@ and dates longer than the caps below are cut or dropped.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +19,7 @@ from typing import Any, cast
 import yaml
 
 from qa.errors import DocumentError
-from qa.ingest.reading import BadEncoding, open_content, skip_line, too_big
-from qa.ingest.reading import decode as decode
-from qa.ingest.reading import file_hash as file_hash
-from qa.ingest.reading import read_bytes as read_bytes
-from qa.ingest.reading import scan as scan
-from qa.ingest.reading import suffix_of as suffix_of
+from qa.ingest.reading import decode, suffix_of
 from qa.text.dates import parse_date
 from qa.text.normalise import clean_text, is_blank
 
@@ -331,7 +324,7 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
-def _long_line(file: str, number: int) -> DocumentError:
+def long_line(file: str, number: int) -> DocumentError:
     return DocumentError(
         f"{file}:{number}",
         f"the line is longer than {MAX_LINE_BYTES / 1e6:g} MB; put one article of at most that size on each line",
@@ -339,7 +332,7 @@ def _long_line(file: str, number: int) -> DocumentError:
     )
 
 
-def _jsonl_article(file: str, number: int, line: str) -> Article | DocumentError:
+def jsonl_article(file: str, number: int, line: str) -> Article | DocumentError:
     where = f"{file}:{number}"
     try:
         record = json.loads(line, parse_int=_parse_int)
@@ -381,66 +374,5 @@ def _jsonl_article(file: str, number: int, line: str) -> Article | DocumentError
         return DocumentError(where, exc.reason, line=number)
 
 
-# --- streaming: big files in bounded memory ---------------------------------------------------
-
-
 def is_jsonl(path: Path) -> bool:
     return suffix_of(path) in (".jsonl", ".ndjson", ".jsonl.gz")
-
-
-CHANGED_WHILE_READ = "changed while it was being read; run the ingest again"
-
-
-class ArticleStream:
-    """The articles of one file, one at a time: a JSON lines file is read line by line, never whole.
-
-    `bytes_read` is how far into the file (on disk, compressed for .jsonl.gz) reading has got, for progress.
-    Check the file with `scan` first: this reports problems per record only. Once the stream is read to the end,
-    `digest` is the hash of what was read, as `scan` computes it: a file rewritten between the scan and the end of
-    the read (its articles then mix two versions) shows as a digest that differs from the scan's.
-    """
-
-    def __init__(self, path: Path, max_bytes: int) -> None:
-        self.path = path
-        self.max_bytes = max_bytes
-        self.bytes_read = 0
-        self.digest: str | None = None
-
-    def __iter__(self) -> Iterator[Article | DocumentError]:
-        if not is_jsonl(self.path):
-            data = read_bytes(self.path, self.max_bytes)
-            yield from parse(self.path, data)
-            self.bytes_read = self.path.stat().st_size
-            self.digest = file_hash(data)
-            return
-        file = str(self.path)
-        number = 0
-        read = 0  # bytes of content: the limit holds for what a .gz inflates to as well
-        digest = hashlib.sha256()
-        try:
-            stream, raw = open_content(self.path)
-            with raw, stream:
-                while data := stream.readline(MAX_LINE_BYTES + 1):
-                    digest.update(data)
-                    long = len(data) > MAX_LINE_BYTES
-                    read += len(data) + (skip_line(stream, digest) if long else 0)
-                    if read > self.max_bytes:
-                        raise too_big(self.path, self.max_bytes)
-                    if long:
-                        number += 1
-                        self.bytes_read = raw.tell()
-                        yield _long_line(file, number)
-                        continue
-                    if number == 0 and data.startswith(codecs.BOM_UTF8):
-                        data = data[len(codecs.BOM_UTF8) :]
-                    # Numbered as `decode` + `split("\n")` number them: \r\n is one break, a lone \r another.
-                    text = data.decode("utf-8").removesuffix("\n").removesuffix("\r")
-                    for line in text.split("\r"):
-                        number += 1
-                        if line.strip():
-                            self.bytes_read = raw.tell()
-                            yield _jsonl_article(file, number, line)
-        except (OSError, EOFError, zlib.error, UnicodeDecodeError, BadEncoding) as exc:
-            raise DocumentError(file, f"changed or broke while being read ({exc}); run the ingest again") from None
-        self.bytes_read = self.path.stat().st_size
-        self.digest = digest.hexdigest()

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from qa.ingest import documents
+from qa.ingest.reading import suffix_of
 
 
 def shown(path: str | os.PathLike[str]) -> str:
@@ -69,7 +70,7 @@ def problem(path: Path, folder: Path | None = None) -> str | None:
         return "is not a regular file"
     if not documents.is_supported(path):
         kinds = ", ".join(documents.SUPPORTED_SUFFIXES)
-        return f"unsupported file type {documents.suffix_of(path) or '(none)'} (supported: {kinds})"
+        return f"unsupported file type {suffix_of(path) or '(none)'} (supported: {kinds})"
     return None
 
 
@@ -109,3 +110,28 @@ def _unreachable(exc: OSError) -> str:
     if isinstance(exc, PermissionError):
         return "cannot be reached (permission denied on it or a folder above it); make the folders searchable"
     return f"cannot be reached ({exc.strerror or exc})"
+
+
+def is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # behind a folder that cannot be searched: walk() has reported it
+        return False
+
+
+def may_exist(file: str) -> bool:
+    """False only when the file is certainly gone; a folder that cannot be searched says nothing about it."""
+    try:
+        os.stat(file)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def size_on_disk(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

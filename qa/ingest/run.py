@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +26,10 @@ from qa.index.locking import WaitCallback
 from qa.index.store import ArticleRecord, Store
 from qa.ingest import documents
 from qa.ingest.chunking import chunk_text
-from qa.ingest.files import shown, walk
+from qa.ingest.files import is_dir, may_exist, shown, size_on_disk, walk
+from qa.ingest.reading import scan
 from qa.ingest.report import FailedFile, IngestReport, LineErrors, Progress, ProgressCallback
+from qa.ingest.stream import CHANGED_WHILE_READ, ArticleStream, guarded, unexpected
 from qa.settings import Settings
 from qa.text.dates import date_number
 from qa.text.injection import is_instruction, mask
@@ -121,7 +123,7 @@ class Ingestor:
         on_progress: ProgressCallback | None,
     ) -> IngestReport:
         files = list(walk(path_list))
-        sizes = [_size(path) if not problem else 0 for path, problem in files]
+        sizes = [size_on_disk(path) if not problem else 0 for path, problem in files]
         bytes_total = sum(sizes)
         bytes_before = 0
         seen: set[str] = set()
@@ -221,13 +223,13 @@ class Ingestor:
     ) -> int:
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
         try:
-            digest = documents.scan(path, max_bytes)
+            digest = scan(path, max_bytes)
         except DocumentError as exc:
             # The file as it was stays indexed: a bad edit must not cost what was already there.
             report.failed.append(FailedFile(path=exc.path, error=exc.reason))
             return 0
         except Exception as exc:  # a case the checks do not know yet: this file's error, not the run's
-            report.failed.append(FailedFile(path=file, error=_unexpected(exc)))
+            report.failed.append(FailedFile(path=file, error=unexpected(exc)))
             return 0
         # Unchanged, and complete: a run interrupted inside this file left fewer articles than it holds.
         complete = all(r.file_articles in (0, len(before)) for r in before)
@@ -241,10 +243,10 @@ class Ingestor:
         kept: list[str] = []
         new_keys: Counter[str] = Counter()  # keys of the articles read that are not stored yet
         count = 0
-        stream = documents.ArticleStream(Path(file), max_bytes)
+        stream = ArticleStream(Path(file), max_bytes)
         bad_lines = LineErrors()
         try:
-            for item in _guarded(stream, file):
+            for item in guarded(stream, file):
                 if isinstance(item, DocumentError):
                     bad_lines.add(item)
                     continue
@@ -274,7 +276,7 @@ class Ingestor:
         if stream.digest != digest:
             # Rewritten while it was read: what was read may mix two versions. It is written, but stays marked as
             # being read (no article count), so the next run reads the file again and makes the index exact.
-            report.failed.append(FailedFile(path=str(path), error=documents.CHANGED_WHILE_READ))
+            report.failed.append(FailedFile(path=str(path), error=CHANGED_WHILE_READ))
             return count
         source.total = count
         # Stored versions not met in the file: edited (their new version is in this batch) or gone from the file.
@@ -404,12 +406,12 @@ class Ingestor:
 
     def _prune(self, paths: list[Path], known: dict[str, list[ArticleRecord]], seen: set[str]) -> int:
         """Remove articles of files that were under an ingested folder and are gone from disk."""
-        folders = [str(p.resolve()) + os.sep for p in paths if _is_dir(p)]
+        folders = [str(p.resolve()) + os.sep for p in paths if is_dir(p)]
         gone: list[str] = []
         for file, records in known.items():
             if file in seen or not any(file.startswith(folder) for folder in folders):
                 continue
-            if _may_exist(file):
+            if may_exist(file):
                 continue
             gone += [record.doc_id for record in records]
         if gone:
@@ -418,56 +420,7 @@ class Ingestor:
         return len(gone)
 
 
-def _guarded(
-    items: Iterable[documents.Article | DocumentError], file: str
-) -> Iterator[documents.Article | DocumentError]:
-    """The items of one file; an exception the reader did not expect ends the file with an error, not the run."""
-    iterator = iter(items)
-    while True:
-        try:
-            item = next(iterator)
-        except StopIteration:
-            return
-        except DocumentError:
-            raise
-        except Exception as exc:
-            raise DocumentError(file, _unexpected(exc)) from exc
-        yield item
-
-
-def _unexpected(exc: Exception) -> str:
-    return (
-        f"could not be read ({type(exc).__name__}: {str(exc)[:300]}); the file was skipped: check that it is a "
-        "well-formed article file, and report it if it is"
-    )
-
-
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except OSError:  # behind a folder that cannot be searched: walk() has reported it
-        return False
-
-
-def _may_exist(file: str) -> bool:
-    """False only when the file is certainly gone; a folder that cannot be searched says nothing about it."""
-    try:
-        os.stat(file)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def _replaced(before: list[ArticleRecord], met: set[str], new_keys: Counter[str]) -> int:
     """How many new articles replace a stored version: per key, the new ones paired with stored ones not met."""
     unmet = Counter(record.key for record in before if record.doc_id not in met)
     return sum(min(n, unmet[key]) for key, n in new_keys.items())
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
