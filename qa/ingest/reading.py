@@ -65,20 +65,6 @@ def _reading(path: Path) -> Iterator[None]:
         raise DocumentError(str(path), f"cannot be read ({exc.strerror or exc})") from None
 
 
-def read_bytes(path: Path, max_bytes: int) -> bytes:
-    """Read a file (decompressed, UTF-16/32 turned into UTF-8) or raise DocumentError saying why it cannot be used."""
-    with _reading(path):
-        _check_size(path, max_bytes)
-        stream, raw = open_content(path)
-        with raw, stream:
-            data = stream.read(max_bytes + 1)  # never more than the limit, however much a .gz inflates
-    if len(data) > max_bytes:
-        raise too_big(path, max_bytes)
-    if not data.strip():
-        raise DocumentError(str(path), "file is empty")
-    return data
-
-
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose mark it starts with
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -166,15 +152,12 @@ def open_content(path: Path) -> tuple[IO[bytes], IO[bytes]]:
     return stream, raw
 
 
-def scan(path: Path, max_bytes: int) -> str:
-    """Check a file the way `read_bytes` and `decode` do, reading it block by block; return its content hash.
-
-    The hash is `file_hash` of what `read_bytes` returns (the decompressed content for .jsonl.gz), so an index
-    built before streaming recognises its files as unchanged.
-    """
+def checked_blocks(path: Path, max_bytes: int) -> Iterator[bytes]:
+    """The file's content as UTF-8 bytes (decompressed, recoded), block by block, each block checked as it is read:
+    the size limit, NUL bytes (binary), valid UTF-8; a file with nothing but white space is empty. The one file check:
+    `scan` hashes these blocks, `read_bytes` joins them. Whatever is wrong raises a DocumentError naming the file."""
     with _reading(path):
         _check_size(path, max_bytes)
-        digest = hashlib.sha256()
         checker = codecs.getincrementaldecoder("utf-8")()
         offset, content = 0, False
         stream, raw = open_content(path)
@@ -184,20 +167,32 @@ def scan(path: Path, max_bytes: int) -> str:
                     raise too_big(path, max_bytes)
                 if b"\0" in block:  # in the whole file, not only its head
                     raise DocumentError(str(path), _BINARY)
-                digest.update(block)
                 content = content or bool(block.strip())
                 try:
                     checker.decode(block)
                 except UnicodeDecodeError as exc:
                     raise DocumentError(str(path), _not_utf8(offset + exc.start)) from None
                 offset += len(block)
+                yield block
             try:
                 checker.decode(b"", final=True)
             except UnicodeDecodeError as exc:
                 raise DocumentError(str(path), _not_utf8(offset + exc.start)) from None
     if not content:
         raise DocumentError(str(path), "file is empty")
+
+
+def scan(path: Path, max_bytes: int) -> str:
+    """Check a file without holding it (`checked_blocks`); return its content hash, `file_hash` of `read_bytes`."""
+    digest = hashlib.sha256()
+    for block in checked_blocks(path, max_bytes):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    """A checked file's whole content (`checked_blocks`): decompressed, UTF-16/32 turned into UTF-8."""
+    return b"".join(checked_blocks(path, max_bytes))
 
 
 def _not_utf8(offset: int) -> str:
