@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from qa.arguments import check_ids, check_paths, check_question, check_top_k
 from qa.chunks import Passage
 from qa.errors import BackendError, IndexEmptyError, InputError, ModelStoppedError, QAError
 from qa.generation.backends import LLM, BackendChoice, OllamaLLM, choose_backend, fallback
@@ -27,7 +27,7 @@ from qa.reader.runtime import Reader, shared_reader
 from qa.reader.scoring import shipped_mix
 from qa.retrieval.followup import standalone_question
 from qa.retrieval.hybrid import HybridRetriever, Retriever, bm25_for, renumber
-from qa.settings import MAX_TOP_K, Settings
+from qa.settings import Settings
 
 
 class Status(BaseModel):
@@ -86,7 +86,7 @@ class Assistant:
         Holds the index's write lock: another writer (in this process or another) is waited for, up to
         `lock_timeout` seconds, and `on_wait` is told once that it waits.
         """
-        paths = _check_paths(paths)
+        paths = check_paths(paths)
         ingestor = Ingestor(self.settings, self.store, self.embedder)
         with self.store.writing("ingest", on_wait):
             if rebuild:
@@ -103,7 +103,7 @@ class Assistant:
 
     def remove(self, doc_ids: Iterable[str], *, on_wait: WaitCallback | None = None) -> int:
         """Delete articles (and their chunks) from the index by id (a list, or one id); returns how many were there."""
-        wanted = _check_ids(doc_ids)
+        wanted = check_ids(doc_ids)
         with self.store.writing("remove", on_wait):
             known = {r.doc_id for r in self.store.articles()}
             removed = 0
@@ -164,8 +164,8 @@ class Assistant:
     def retrieve(
         self, question: str, *, top_k: int | None = None, date_from: str | None = None, date_to: str | None = None
     ) -> list[Passage]:
-        question = _check_question(question)
-        top_k = _check_top_k(top_k)
+        question = check_question(question)
+        top_k = check_top_k(top_k)
         if self.retriever.is_empty():
             raise IndexEmptyError(
                 f"The index at {self.store.location} is empty; add articles with `qa ingest PATH` first"
@@ -194,8 +194,8 @@ class Assistant:
         many did Norway send?" is rewritten into a standalone question before retrieval; the rewrite is in
         `Answer.standalone_question`.
         """
-        _check_question(question)  # here too: a follow-up is rewritten before `retrieve` checks it
-        top_k = _check_top_k(top_k)
+        check_question(question)  # here too: a follow-up is rewritten before `retrieve` checks it
+        top_k = check_top_k(top_k)
         asked = question
         if history is not None and (isinstance(history, str) or not all(isinstance(h, str) for h in history)):
             raise InputError(f"history must be a list of the earlier questions (str), got {history!r:.80}")
@@ -373,61 +373,3 @@ class Assistant:
 
 def _is_bundled_base_model(llm: LLM, settings: Settings) -> bool:
     return llm.backend == "embedded" and settings.embedded_model_path is None
-
-
-def _check_question(question: object) -> str:
-    if not isinstance(question, str):
-        hint = " (decode it first, e.g. question.decode('utf-8'))" if isinstance(question, bytes) else ""
-        raise InputError(f"question must be a str, got {type(question).__name__} {question!r:.80}{hint}")
-    try:
-        question.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InputError(
-            f"question holds a lone surrogate (\\u{ord(question[exc.start]):04x} at character {exc.start}), which is "
-            "not text; pass the question as valid Unicode"
-        ) from None
-    question = " ".join(question.split())
-    if not question:
-        raise InputError("The question is empty; ask something about the indexed articles")
-    if len(question) > 2000:
-        raise InputError(f"The question is {len(question)} characters long; keep it under 2,000")
-    return question
-
-
-def _check_top_k(top_k: object) -> int | None:
-    if top_k is None:
-        return None
-    if isinstance(top_k, bool) or not isinstance(top_k, int):
-        raise InputError(f"top_k must be an int between 1 and {MAX_TOP_K}, got {top_k!r} ({type(top_k).__name__})")
-    if not 1 <= top_k <= MAX_TOP_K:
-        raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
-    return top_k
-
-
-def _check_paths(paths: object) -> list[str | Path]:
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    if paths is None or isinstance(paths, bytes) or not isinstance(paths, Iterable):
-        raise InputError(f"paths must be a list of files or folders to ingest, got {paths!r:.80}")
-    checked: list[str | Path] = []
-    for n, path in enumerate(paths, start=1):
-        if not isinstance(path, str | os.PathLike) or isinstance(os.fspath(path), bytes):
-            raise InputError(f"path {n} must be a str or pathlib.Path, got {type(path).__name__} {path!r:.80}")
-        if isinstance(path, str) and not path.strip():
-            raise InputError(
-                f"path {n} is empty ({path!r}); name a file or folder to ingest (for the current folder, give '.')"
-            )
-        checked.append(path if isinstance(path, str) else Path(path))
-    return checked
-
-
-def _check_ids(doc_ids: object) -> list[str]:
-    if isinstance(doc_ids, str):
-        doc_ids = [doc_ids]
-    if doc_ids is None or isinstance(doc_ids, bytes) or not isinstance(doc_ids, Iterable):
-        raise InputError(f"doc_ids must be a list of article ids (see articles()), got {doc_ids!r:.80}")
-    ids = list(doc_ids)
-    for n, doc_id in enumerate(ids, start=1):
-        if not isinstance(doc_id, str):
-            raise InputError(f"doc id {n} must be a str, got {type(doc_id).__name__} {doc_id!r:.80}")
-    return ids
