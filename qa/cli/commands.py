@@ -43,9 +43,21 @@ class _Group(click.Group):
             sys.exit(130)
 
 
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in {**ctx.obj, **overrides}.items() if v is not None})
+
+
 def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
-    values = {k: v for k, v in {**ctx.obj, **overrides}.items() if v is not None}
-    return Assistant(Settings(**values))
+    return Assistant(_settings(ctx, **overrides))
+
+
+def _index_options(index_dir: str | None, chroma_url: str | None) -> dict[str, str | None]:
+    """The index named by --index or --chroma-url, as settings overrides (None: not given)."""
+    if index_dir is not None and chroma_url is not None:
+        raise click.UsageError("--index and --chroma-url name two different indexes; give one of them")
+    if index_dir is not None:
+        return {"index_dir": index_dir, "chroma_url": ""}  # a directory given here wins over QA_CHROMA_URL
+    return {"index_dir": None, "chroma_url": chroma_url}
 
 
 @click.group(cls=_Group)
@@ -60,11 +72,7 @@ def cli(ctx: click.Context, index_dir: str | None, chroma_url: str | None, backe
     for message in unknown_variables(os.environ):
         err.print(f"[yellow]Warning:[/yellow] {escape(message)}")
     warnings.simplefilter("ignore", SettingsWarning)  # said once above, not again by every Settings()
-    if index_dir is not None and chroma_url is not None:
-        raise click.UsageError("--index and --chroma-url name two different indexes; give one of them")
-    if index_dir is not None:
-        chroma_url = ""  # an index directory given on the command line wins over QA_CHROMA_URL
-    ctx.obj = {"index_dir": index_dir, "chroma_url": chroma_url, "backend": backend}
+    ctx.obj = {**_index_options(index_dir, chroma_url), "backend": backend}
 
 
 @cli.command()
@@ -320,14 +328,8 @@ def serve(
     from qa.ui import build_app, launch
     from qa.ui.access import ui_auth
 
-    if index_dir is not None and chroma_url is not None:
-        raise click.UsageError("--index and --chroma-url name two different indexes; give one of them")
-    overrides: dict[str, Any] = {}
-    if index_dir is not None:
-        overrides = {"index_dir": index_dir, "chroma_url": ""}  # a directory given here wins over QA_CHROMA_URL
-    elif chroma_url is not None:
-        overrides = {"index_dir": None, "chroma_url": chroma_url}
-    settings = Settings(**{k: v for k, v in {**ctx.obj, **overrides}.items() if v is not None})
+    given = index_dir is not None or chroma_url is not None  # serve's own options replace the group's
+    settings = _settings(ctx, **(_index_options(index_dir, chroma_url) if given else {}))
     host = host or settings.ui_host
     try:
         auth = ui_auth(settings, host)  # before any indexing: an unusable setting stops the start at once
