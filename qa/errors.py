@@ -57,5 +57,9 @@ class ModelStoppedError(BackendError):
     """The embedded model's worker process crashed, was killed or went quiet; the next question starts a new one."""
 
 
+class ModelNotInstalledError(ModelStoppedError):
+    """The embedded model cannot start: llama.cpp (`llama-cpp-python`, the `llm` extra) is not installed."""
+
+
 class BackendUnreachableError(BackendError):
     """Nothing answers at the backend's address."""

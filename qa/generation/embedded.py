@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import json
 import queue
 import signal
@@ -23,12 +24,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from qa.errors import BackendError, ConfigError, ModelStoppedError
+from qa.errors import BackendError, ConfigError, ModelNotInstalledError, ModelStoppedError
 from qa.generation.prompts import Prompt
 from qa.settings import BUNDLED_LLM_MODEL
 
 _WORKERS: dict[tuple[str, int, int | None], _Worker] = {}
 _LOCK = threading.Lock()
+
+
+def llama_installed() -> bool:
+    """Whether llama.cpp can run here. It is the `llm` extra, built by `make llm`, because it compiles for
+    minutes; everything but generate mode with the embedded model works without it."""
+    return importlib.util.find_spec("llama_cpp") is not None
 
 
 def bundled_gguf() -> Path:
@@ -148,6 +155,11 @@ class EmbeddedLLM:
         self.timeout = timeout
 
     def _worker(self) -> _Worker:
+        if not llama_installed():
+            raise ModelNotInstalledError(
+                "The embedded model needs llama.cpp, which is not installed: run `make llm` (it compiles "
+                "llama-cpp-python once, about 7 minutes), or answer with Ollama (--backend ollama)"
+            )
         path = str(self._path or bundled_gguf())
         key = (path, self.context, self.threads)
         with _LOCK:
