@@ -50,6 +50,7 @@ class Options:
     retrieval_sizes: tuple[str, ...] = ("1k", "10k", "full")
     answer_prompts: int = 5
     coldstart_sizes: tuple[str, ...] = ("1k", "full")
+    footprint_articles: int = 500
     quick: bool = False
     keep: bool = False
     workdir: Path | None = None
@@ -69,6 +70,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", help="retrieval index sizes, comma separated: 1k,10k,full (default all)")
     parser.add_argument("--answer-prompts", type=int, help="5-passage prompts streamed by the answer part (5)")
     parser.add_argument("--coldstart-sizes", help="index sizes for the cold starts: 1k,full (default both)")
+    parser.add_argument("--footprint-articles", type=int, help="articles the footprint part indexes (default 500)")
     parser.add_argument("--quick", action="store_true", help="smoke run of a minute or two: small sizes only")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (printed at the end)")
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a new one under $TMPDIR)")
@@ -81,6 +83,8 @@ def options_from(args: argparse.Namespace) -> Options:
         opts.ingest_articles, opts.ingest_files, opts.questions, opts.answer_prompts = 8, 4, 20, 1
         opts.retrieval_sizes = ("1k",)
         opts.coldstart_sizes = ("1k",)
+        opts.footprint_articles = 20
+    opts.footprint_articles = args.footprint_articles or opts.footprint_articles
     opts.ingest_articles = args.ingest_articles or opts.ingest_articles
     opts.ingest_files = args.ingest_files or opts.ingest_files
     opts.questions = args.questions or opts.questions
@@ -162,11 +166,17 @@ def load_questions(data: Path, n: int) -> list[Question]:
 def answerable(questions: Sequence[Question], index_dir: Path) -> list[Question]:
     """The questions whose right answer is written in one of their candidate articles that the index holds.
 
-    The catalog keeps each article's id (its `key`) and whole text, so this needs no retrieval.
+    The index keeps each article's id (its `key`, in the catalog) and whole text, so this needs no retrieval.
     """
-    catalog = open_chroma(index_dir).get_collection(f"{COLLECTION}_catalog")
-    page = catalog.get(include=["metadatas", "documents"])
-    texts = {str((m or {}).get("key", "")): (d or "").lower() for m, d in zip(page["metadatas"], page["documents"])}
+    from qa.index.texts import TEXT_KEY, decode_text
+
+    client = open_chroma(index_dir)
+    catalog = client.get_collection(f"{COLLECTION}_catalog").get(include=["metadatas"])
+    stored = client.get_collection(f"{COLLECTION}_texts").get(include=["metadatas"])
+    by_id = {
+        i: decode_text(str((m or {}).get(TEXT_KEY, ""))).lower() for i, m in zip(stored["ids"], stored["metadatas"])
+    }
+    texts = {str((m or {}).get("key", "")): by_id.get(i, "") for i, m in zip(catalog["ids"], catalog["metadatas"])}
     return [q for q in questions if len(q.gold) > 2 and any(q.gold.lower() in texts.get(c, "") for c in q.candidates)]
 
 
@@ -245,7 +255,7 @@ def open_chroma(path: Path) -> Any:
 
 
 def copy_subset(source: Path, target: Path, chunks: int, seed: int = SEED) -> int:
-    """Copy whole articles (their chunks and catalog records, embeddings included) until `chunks` is reached.
+    """Copy whole articles (their chunks, catalog records and texts, embeddings included) until `chunks` is reached.
 
     Articles are taken in a fixed random order, so a subset covers the whole half-year like the full index.
     The collections get the names, metadata and distance space of the source, as qa/index/store.py creates them.
@@ -253,6 +263,7 @@ def copy_subset(source: Path, target: Path, chunks: int, seed: int = SEED) -> in
     src = open_chroma(source)
     src_chunks = src.get_collection(f"{COLLECTION}_chunks")
     src_catalog = src.get_collection(f"{COLLECTION}_catalog")
+    src_texts = src.get_collection(f"{COLLECTION}_texts")
     catalog = src_catalog.get(include=["metadatas"])
     order = list(zip(catalog["ids"], [int((m or {}).get("chunks", 0)) for m in catalog["metadatas"]]))
     random.Random(seed).shuffle(order)
@@ -266,7 +277,7 @@ def copy_subset(source: Path, target: Path, chunks: int, seed: int = SEED) -> in
 
     dst = open_chroma(target)
     copied = 0
-    for src_col in (src_chunks, src_catalog):
+    for src_col in (src_chunks, src_catalog, src_texts):
         space = ((src_col.configuration_json or {}).get("hnsw") or {}).get("space", "cosine")
         dst_col = dst.get_or_create_collection(
             src_col.name,
@@ -276,18 +287,13 @@ def copy_subset(source: Path, target: Path, chunks: int, seed: int = SEED) -> in
         )
         for start in range(0, len(chosen), 100):
             batch = chosen[start : start + 100]
-            include: Any = ["embeddings", "documents", "metadatas"]
-            if src_col is src_catalog:
-                page = src_col.get(ids=batch, include=include)
-            else:
+            include: Any = ["embeddings", "metadatas"]
+            if src_col is src_chunks:
                 page = src_col.get(where={"doc_id": {"$in": batch}}, include=include)
+            else:
+                page = src_col.get(ids=batch, include=include)
             if page["ids"]:
-                dst_col.add(
-                    ids=page["ids"],
-                    embeddings=page["embeddings"],
-                    documents=page["documents"],
-                    metadatas=page["metadatas"],
-                )
+                dst_col.add(ids=page["ids"], embeddings=page["embeddings"], metadatas=page["metadatas"])
                 if src_col is src_chunks:
                     copied += len(page["ids"])
     return copied

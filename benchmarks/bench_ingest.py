@@ -56,23 +56,18 @@ def write_corpus(articles: list[dict[str, Any]], folder: Path, files: int) -> li
 
 
 def stored_chunks(index_dir: Path) -> tuple[list[str], list[str], np.ndarray]:
-    """Titles, texts and vectors of every chunk our ingest wrote, read back from the chunk collection."""
+    """Titles, texts and vectors of every chunk our ingest wrote, read back from the index."""
     from bench_common import COLLECTION
 
-    collection = open_chroma(index_dir).get_collection(f"{COLLECTION}_chunks")
-    titles: list[str] = []
-    texts: list[str] = []
-    vectors: list[Any] = []
-    offset, page_size = 0, 2000
-    while True:
-        page = collection.get(include=["documents", "metadatas", "embeddings"], limit=page_size, offset=offset)
-        titles += [str((m or {}).get("title", "")) for m in page["metadatas"]]
-        texts += [d or "" for d in page["documents"]]
-        vectors += list(page["embeddings"])
-        if len(page["ids"]) < page_size:
-            break
-        offset += page_size
-    return titles, texts, np.asarray(vectors, dtype=np.float32)
+    from qa import Settings
+    from qa.index.store import Store
+
+    model = open_chroma(index_dir).get_collection(f"{COLLECTION}_chunks").metadata["embedding_model"]
+    store = Store(Settings(index_dir=index_dir, chroma_url=None), model)
+    chunks = list(store.iter_chunks())
+    vectors = store.chunk_embeddings([c.chunk_id for c in chunks])
+    stored = np.asarray([vectors[c.chunk_id] for c in chunks], dtype=np.float32)
+    return [c.title for c in chunks], [c.text for c in chunks], stored
 
 
 def confirm_texts(

@@ -21,6 +21,7 @@ from qa.grounding.ground import ground
 from qa.index.doctor import Doctor, DoctorReport
 from qa.index.embeddings import Embedder, SentenceTransformerEmbedder
 from qa.index.locking import WaitCallback
+from qa.index.migrate import MigrationReport, migrate
 from qa.index.store import ArticleRecord, Store
 from qa.ingest.report import IngestReport, ProgressCallback
 from qa.ingest.run import Ingestor
@@ -120,6 +121,15 @@ class Assistant:
         """Check that the catalog and the chunk collection agree and that the vector index returns every chunk;
         with `repair`, rebuild the chunks (and their vectors) from the catalog's article texts when they do not."""
         return Doctor(self.settings, self.store, self.embedder).run(repair=repair, on_wait=on_wait)
+
+    def migrate(
+        self, *, on_wait: WaitCallback | None = None, on_page: Callable[[int, int], None] | None = None
+    ) -> MigrationReport:
+        """Convert an index written by an older newsqa to the current layout, in place, keeping every vector."""
+        self.store.close()
+        report = migrate(self.settings, self.embedder.name, on_wait=on_wait, on_page=on_page)
+        self.store.close()  # reopened on next use, in the new layout
+        return report
 
     # --- answering ------------------------------------------------------------------------------
 

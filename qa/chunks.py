@@ -3,7 +3,6 @@
 `Chunk`: a piece of an article's body as chunking cuts it (character offsets into the body). `StoredChunk`: a
 chunk as the index holds it, with its article's id, title, date and source. `Passage`: a stored chunk retrieved
 for a question, numbered as the model, the reader and the user see it ([n]), with its similarity to the question.
-llama-index's `TextNode` exists only while ingest writes (qa/ingest/run.py).
 """
 
 from __future__ import annotations

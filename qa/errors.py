@@ -33,6 +33,10 @@ class IndexMismatchError(QAError):
     """The index on disk was built with another embedding model; mixing vectors would be silent garbage."""
 
 
+class IndexFormatError(QAError):
+    """The index was written in another layout of its collections (`qa migrate` converts an older one)."""
+
+
 class IndexEmptyError(QAError):
     """Asked a question before anything was ingested."""
 

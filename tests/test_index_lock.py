@@ -169,7 +169,7 @@ def _break_with_a_stale_writer(tmp_path: Path, index: Path) -> None:
             "from chromadb.config import Settings\n"
             "c = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))\n"
             "config = {'hnsw': {'space': 'cosine', 'sync_threshold': 10, 'batch_size': 10}}\n"
-            "c.create_collection('articles_chunks', metadata={'embedding_model': 'all-MiniLM-L6-v2', 'qa_schema': 1},"
+            "c.create_collection('articles_chunks', metadata={'embedding_model': 'all-MiniLM-L6-v2', 'qa_schema': 2},"
             " configuration=config, embedding_function=None)\n"
             "c.create_collection('articles_catalog', metadata={'revision': 0}, configuration=config,"
             " embedding_function=None)\n",

@@ -277,6 +277,22 @@ def doctor(ctx: click.Context, repair: bool, as_json: bool) -> None:
 
 
 @cli.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Convert an index written by an older newsqa to the current layout, in place; every vector is kept."""
+    report = _assistant(ctx).migrate(
+        on_wait=_say_wait, on_page=lambda done, total: err.print(f"  {done}/{total} articles", end="\r")
+    )
+    if report.from_layout == report.to_layout:
+        out.print(f"index {escape(report.index)} already has layout {report.to_layout}; nothing to do")
+        return
+    out.print(
+        f"index {escape(report.index)}: converted from layout {report.from_layout} to {report.to_layout} "
+        f"({report.articles} articles, {report.chunks} chunks)"
+    )
+
+
+@cli.command()
 @click.option("--seed", type=click.Path(path_type=Path), help="Index this folder first if the index is empty.")
 @click.pass_context
 def chat(ctx: click.Context, seed: Path | None) -> None:

@@ -59,8 +59,7 @@ def server_lost(chroma_url: str, exc: BaseException) -> ChromaUnreachableError:
 class Reaching:
     """A Chroma client or collection whose calls turn a lost server (an httpx transport error: refused, reset,
     timed out) into `ChromaUnreachableError`. Every read and write of the Store goes through one of these, so
-    the mapping lives here instead of in each method; llama-index's vector store is handed the wrapped
-    collection too."""
+    the mapping lives here instead of in each method."""
 
     def __init__(self, target: Any, chroma_url: str) -> None:
         import httpx

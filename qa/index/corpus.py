@@ -10,6 +10,7 @@ into place (a reader never sees half of one), and is rebuilt whenever it is stal
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ import mmap
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
@@ -29,13 +31,14 @@ from qa.text.dates import date_number
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when the files, the tokenisation or the chunk fields change
+CACHE_FORMAT = 2  # bump when the files, the tokenisation or the chunk fields change; 2: article texts, compressed
 STOPWORDS = "en"
 STEMMER = "english"
 
 
 class ChunkTable(Sequence[StoredChunk]):
-    """The chunks of a loaded cache: small columns in memory, texts in one memory-mapped file, read on demand."""
+    """The chunks of a loaded cache: small columns in memory, each article's text once, zlib-compressed, in one
+    memory-mapped file, read on demand (a chunk's text is its article's text cut at its offsets)."""
 
     def __init__(
         self,
@@ -52,8 +55,15 @@ class ChunkTable(Sequence[StoredChunk]):
         self._article_of = article_of
         self._starts = starts
         self._ends = ends
-        self._texts = texts  # bytes-like: every text in UTF-8, one after another
-        self._text_ends = text_ends
+        self._texts = texts  # bytes-like: every article's compressed UTF-8 text, one after another
+        self._text_ends = text_ends  # where each article's text ends in `_texts`
+        # Chunks are read article by article (a whole table when a cache is rebuilt, neighbours of a hit): the last
+        # few articles' texts stay decompressed.
+        self._article_text = functools.lru_cache(maxsize=32)(self._decompress)
+
+    def _decompress(self, article: int) -> str:
+        begin = int(self._text_ends[article - 1]) if article else 0
+        return zlib.decompress(bytes(self._texts[begin : int(self._text_ends[article])])).decode("utf-8")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -71,17 +81,18 @@ class ChunkTable(Sequence[StoredChunk]):
             n += len(self)
         if not 0 <= n < len(self):
             raise IndexError(n)
-        doc_id, title, date, source = self._articles[int(self._article_of[n])]
-        begin = int(self._text_ends[n - 1]) if n else 0
+        article = int(self._article_of[n])
+        doc_id, title, date, source = self._articles[article]
+        start, end = int(self._starts[n]), int(self._ends[n])
         return StoredChunk(
             chunk_id=self.ids[n],
             doc_id=doc_id,
             title=title,
             date=date,
             source=source,
-            start=int(self._starts[n]),
-            end=int(self._ends[n]),
-            text=bytes(self._texts[begin : int(self._text_ends[n])]).decode("utf-8"),
+            start=start,
+            end=end,
+            text=self._article_text(article)[start:end],
         )
 
     def __iter__(self) -> Iterator[StoredChunk]:
@@ -160,6 +171,14 @@ def date_bounds(date_from: str | None, date_to: str | None) -> tuple[int, int]:
 # --- the copy on disk ---------------------------------------------------------------------------------
 
 
+def _article_text(chunks: Sequence[StoredChunk]) -> str:
+    """An article's text as far as its chunks tell: each chunk's text at its offsets, spaces in between."""
+    text = [" "] * max(chunk.end for chunk in chunks)
+    for chunk in chunks:
+        text[chunk.start : chunk.end] = chunk.text
+    return "".join(text)
+
+
 def cache_root(settings: Settings) -> Path:
     """Where the retriever's cache of an index lives: in the index directory, or per server and collection in
     the user's cache directory (~/.cache/newsqa/retrieval/...) when the index is on a Chroma server."""
@@ -212,9 +231,9 @@ def _read(folder: Path, count: int) -> BM25Index:
     ids: list[str] = columns["ids"]
     articles = [(str(a[0]), str(a[1]), a[2], str(a[3])) for a in columns["articles"]]
     arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
-    if len(ids) != count or any(len(a) != count for a in arrays.values()):
+    if len(ids) != count or any(len(arrays[a]) != count for a in _CHUNK_ARRAYS):
         raise ValueError(f"{len(ids)} chunks saved, {count} expected")
-    if count and int(arrays["article_of"].max()) >= len(articles):
+    if count and (int(arrays["article_of"].max()) >= len(articles) or len(arrays["text_ends"]) != len(articles)):
         raise ValueError("chunk table refers to a missing article")
     texts: Any = b""
     if count:
@@ -235,7 +254,8 @@ def _read(folder: Path, count: int) -> BM25Index:
     return BM25Index(table, ids=ids, date_nums=arrays["date_nums"], retriever=retriever)
 
 
-_ARRAYS = ("article_of", "starts", "ends", "text_ends", "date_nums")
+_CHUNK_ARRAYS = ("article_of", "starts", "ends", "date_nums")
+_ARRAYS = (*_CHUNK_ARRAYS, "text_ends")  # text_ends: one per article
 
 
 def save_cached(root: Path, key: dict[str, Any], index: BM25Index) -> bool:
@@ -278,14 +298,21 @@ def _write(folder: Path, key: dict[str, Any], index: BM25Index) -> None:
     article_of = np.empty(len(chunks), dtype=np.int32)
     starts = np.empty(len(chunks), dtype=np.int64)
     ends = np.empty(len(chunks), dtype=np.int64)
-    text_ends = np.empty(len(chunks), dtype=np.int64)
+    # Each article's text, put together from its chunks at their offsets (what lies between chunks is never read).
+    pieces: list[list[StoredChunk]] = []
+    for n, chunk in enumerate(chunks):
+        article = articles.setdefault((chunk.doc_id, chunk.title, chunk.date, chunk.source), len(articles))
+        if article == len(pieces):
+            pieces.append([])
+        pieces[article].append(chunk)
+        article_of[n] = article
+        starts[n], ends[n] = chunk.start, chunk.end
+    text_ends = np.empty(len(pieces), dtype=np.int64)
     written = 0
     with (folder / "texts.bin").open("wb") as texts:
-        for n, chunk in enumerate(chunks):
-            article_of[n] = articles.setdefault((chunk.doc_id, chunk.title, chunk.date, chunk.source), len(articles))
-            starts[n], ends[n] = chunk.start, chunk.end
-            written += texts.write(chunk.text.encode("utf-8"))
-            text_ends[n] = written
+        for article, its_chunks in enumerate(pieces):
+            written += texts.write(zlib.compress(_article_text(its_chunks).encode("utf-8"), 6))
+            text_ends[article] = written
     arrays: dict[str, np.ndarray] = {
         "article_of": article_of,
         "starts": starts,

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from qa.index.corpus import cache_root
 from qa.index.embeddings import Embedder
 from qa.index.locking import WaitCallback
-from qa.index.store import ArticleRecord, Store
+from qa.index.store import ArticleRecord, Store, collection_names
 from qa.ingest.documents import Article
 from qa.settings import Settings
 
@@ -31,7 +31,7 @@ OLD_SUFFIX = "-old"  # a collection renamed aside while the repaired one takes i
 
 
 class Problem(BaseModel):
-    check: str = Field(description="The check that found it: chunks, orphans, vectors or search.")
+    check: str = Field(description="The check that found it: chunks, texts, orphans, vectors or search.")
     message: str
     count: int = Field(description="How many articles, chunks or records it concerns.")
     doc_ids: list[str] = Field(default_factory=list, description=f"Up to {_SHOWN} of the articles concerned.")
@@ -55,6 +55,7 @@ class DoctorReport(BaseModel):
 
 CHECKS = [
     "every article has its chunks, as many as the catalog records",
+    "every article has its text and its chunks' offsets",
     "no chunk without its article",
     "every chunk's and article's vector can be read",
     "the vector index returns only chunks the index knows",
@@ -107,6 +108,9 @@ class Doctor:
             if per_article.get(doc_id, 0) != n or any(f"{doc_id}:{i}" not in doc_of for i in range(n))
         )
         problems += _problem("chunks", short, "articles do not have the chunks the catalog records for them")
+        texts = self.store.article_texts(list(expected))
+        textless = sorted(d for d, n in expected.items() if d not in texts or len(texts[d][1]) != n)
+        problems += _problem("texts", textless, "articles have no stored text with their chunks' offsets")
         orphans = [chunk_id for chunk_id, doc_id in doc_of.items() if doc_id not in expected]
         problems += _problem("orphans", orphans, "chunks belong to no article of the catalog", doc_of)
         unreadable = _unreadable(self.store.chunks, chunk_ids)
@@ -159,10 +163,9 @@ class Doctor:
         records = self.store.articles()
         for start in range(0, len(records), _PAGE):
             page = records[start : start + _PAGE]
-            got = self.store.catalog.get(ids=[r.doc_id for r in page], include=["documents"])
-            texts = dict(zip(got["ids"], got["documents"]))
+            texts = self.store.article_texts([r.doc_id for r in page])
             for record in page:
-                text = texts.get(record.doc_id) or ""
+                text = texts[record.doc_id][0] if record.doc_id in texts else ""
                 article = Article(
                     doc_id=record.doc_id,
                     file=record.file,
@@ -178,10 +181,11 @@ class Doctor:
         """The repaired collections take the index's names; the old ones are renamed aside first, dropped last."""
         store = self.store
         revision = store.revision() + 1
-        names = (store.chunks.name, store.catalog.name)
-        new = (repaired.chunks, repaired.catalog)
+        old = store.collections()
+        names = tuple(c.name for c in old)
+        new = repaired.collections()
         client = store.client
-        for collection in (store.chunks, store.catalog):
+        for collection in old:
             collection.modify(name=collection.name + OLD_SUFFIX)
         for collection, name in zip(new, names):
             collection.modify(name=name)
@@ -225,8 +229,8 @@ class Doctor:
         self.store.close()
         return done
 
-    def _names(self) -> tuple[str, str]:
-        return f"{self.settings.collection}_chunks", f"{self.settings.collection}_catalog"
+    def _names(self) -> list[str]:
+        return collection_names(self.settings.collection)
 
 
 def _name(collection: Any) -> str:
@@ -240,7 +244,7 @@ def _count(client: Any, name: str) -> int:
 def _drop(store: Store) -> None:
     """Drop a store's collections, if they exist."""
     client = store.client
-    for name in (f"{store.settings.collection}_chunks", f"{store.settings.collection}_catalog"):
+    for name in collection_names(store.settings.collection):
         try:
             client.delete_collection(name)
         except Exception:  # chromadb raises NotFoundError (ValueError in older versions) for a missing collection

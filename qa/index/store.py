@@ -1,12 +1,14 @@
-"""The index: chunks and an article catalog in Chroma; chunks written through llama-index, read from Chroma.
+"""The index: chunks, an article catalog and the articles' texts, in three Chroma collections.
 
-Two collections live side by side:
-- `<name>_chunks`: one record per chunk (its embedding, text and metadata), managed by llama-index's
-  `ChromaVectorStore`;
-- `<name>_catalog`: one record per article (full body text, title, date, source, file and content
-  hashes), which makes re-ingest incremental and lets a citation point into the whole article.
+- `<name>_chunks`: one record per chunk, its embedding and its article's `doc_id`; nothing else, so the vector
+  index is most of its size;
+- `<name>_catalog`: one record per article (title, date, source, file and content hashes, chunk count), which
+  makes re-ingest incremental;
+- `<name>_texts`: one record per article, its text and its chunks' offsets, stored once (qa/index/texts.py);
+  every chunk's text is cut from it.
 The chunk collection's metadata records the embedding model that built it, so a query or ingest
-with another model is refused instead of silently comparing vectors from two different spaces.
+with another model is refused instead of silently comparing vectors from two different spaces, and the layout's
+version (`qa_schema`), so an index written in an older layout is refused with the command that converts it.
 """
 
 from __future__ import annotations
@@ -22,14 +24,33 @@ from typing import Any, TypeVar
 import numpy as np
 
 from qa.chunks import StoredChunk
-from qa.errors import ChromaUnreachableError, IndexMismatchError, QAError, StoreError
+from qa.errors import ChromaUnreachableError, IndexFormatError, IndexMismatchError, QAError, StoreError
 from qa.index.chroma import Reaching, open_client
 from qa.index.locking import WaitCallback, WriteMark, index_lock
+from qa.index.texts import (
+    SPANS_KEY,
+    TEXT_KEY,
+    article_chunks,
+    decode_spans,
+    decode_text,
+    doc_id_of,
+    encode_spans,
+    encode_text,
+)
 from qa.settings import Settings
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+# 2: chunks hold only their vector and doc_id; texts and offsets once per article in `<name>_texts`.
+# 1: every chunk's text as a Chroma document, with llama-index's node JSON; the article text in the catalog.
+SCHEMA_VERSION = 2
+COLLECTIONS = ("chunks", "catalog", "texts")
+
+
+def collection_names(prefix: str) -> list[str]:
+    return [f"{prefix}_{name}" for name in COLLECTIONS]
+
+
 _PAGE = 5000
 COUNT_TTL = 1.0  # seconds a chunk count is trusted while the revision stays the same (see Store.fingerprint)
 
@@ -48,20 +69,7 @@ class ArticleRecord:
     file_articles: int = 0  # articles in the whole file when it was read; 0 in indexes older than this field
 
 
-def _metadata_to_chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> StoredChunk:
-    return StoredChunk(
-        chunk_id=chunk_id,
-        doc_id=str(meta.get("doc_id", "")),
-        title=str(meta.get("title", "")),
-        date=str(meta["date"]) if meta.get("date") else None,
-        source=str(meta.get("source", "")),
-        start=int(meta.get("start", 0)),
-        end=int(meta.get("end", 0)),
-        text=text or "",
-    )
-
-
-def _record_from_metadata(doc_id: str, meta: dict[str, Any]) -> ArticleRecord:
+def record_from_metadata(doc_id: str, meta: dict[str, Any]) -> ArticleRecord:
     return ArticleRecord(
         doc_id=doc_id,
         file=str(meta["file"]),
@@ -92,7 +100,7 @@ class Store:
         self._client: Any = None
         self._chunks: Any = None
         self._catalog: Any = None
-        self._vector_store: Any = None
+        self._texts: Any = None
         self._counted: tuple[int, int, float] | None = None  # (revision, chunk count, when counted)
 
     # --- opening ------------------------------------------------------------------------------
@@ -115,12 +123,17 @@ class Store:
             catalog = client.get_or_create_collection(
                 f"{prefix}_catalog", metadata={"revision": 0}, configuration=config, embedding_function=None
             )
+            # One record per article whose vector is never searched: one dimension, the smallest Chroma takes.
+            texts = client.get_or_create_collection(
+                f"{prefix}_texts", configuration={"hnsw": {"space": "l2"}}, embedding_function=None
+            )
         except ChromaUnreachableError:
             raise
         except Exception as exc:
             raise StoreError(f"Cannot open the Chroma collections at {self.location} ({exc})") from None
         if self.settings.chroma_url:
-            chunks, catalog = Reaching(chunks, self.settings.chroma_url), Reaching(catalog, self.settings.chroma_url)
+            chunks, catalog, texts = (Reaching(c, self.settings.chroma_url) for c in (chunks, catalog, texts))
+        self._check_format(chunks, meta)
         built_with = (chunks.metadata or {}).get("embedding_model")
         elsewhere = (
             "set QA_COLLECTION to another name to keep a second index on the same server"
@@ -133,7 +146,26 @@ class Store:
                 f"QA_EMBEDDING_MODEL is {self.embedding_model!r}. Rebuild it with "
                 f"`qa ingest --rebuild PATH...`, or {elsewhere}."
             )
-        self._client, self._chunks, self._catalog = client, chunks, catalog
+        self._client, self._chunks, self._catalog, self._texts = client, chunks, catalog, texts
+
+    def _check_format(self, chunks: Any, meta: dict[str, Any]) -> None:
+        """Refuse an index written in another layout; an empty one simply takes this layout."""
+        found = int((chunks.metadata or {}).get("qa_schema", 1))
+        if found == SCHEMA_VERSION:
+            return
+        if chunks.count() == 0:
+            chunks.modify(metadata={**(chunks.metadata or {}), **meta})
+            return
+        if found > SCHEMA_VERSION:
+            raise IndexFormatError(
+                f"The index at {self.location} was written by a newer newsqa (layout {found}, this one reads "
+                f"{SCHEMA_VERSION}); upgrade newsqa, or rebuild it with `qa ingest --rebuild PATH...`"
+            )
+        raise IndexFormatError(
+            f"The index at {self.location} is in an older layout ({found}; this newsqa writes {SCHEMA_VERSION}). "
+            "Convert it in place with `qa migrate` (keeps every vector, takes about a minute per 10k chunks), "
+            "or rebuild it with `qa ingest --rebuild PATH...`"
+        )
 
     @property
     def client(self) -> Any:
@@ -151,23 +183,22 @@ class Store:
         return self._catalog
 
     @property
-    def vector_store(self) -> Any:
-        """llama-index's view of the chunk collection, for writing; built on first use, as importing llama-index
-        takes seconds that answering a question does not need."""
+    def texts(self) -> Any:
         self._open()
-        if self._vector_store is None:
-            from llama_index.vector_stores.chroma import ChromaVectorStore
+        return self._texts
 
-            self._vector_store = ChromaVectorStore(chroma_collection=self._chunks)
-        return self._vector_store
+    def collections(self) -> tuple[Any, Any, Any]:
+        """The three collections, in the order of COLLECTIONS."""
+        self._open()
+        return self._chunks, self._catalog, self._texts
 
     def reset(self) -> None:
         """Drop both collections (a rebuild); they are created again on next use."""
         with self.writing("rebuild"):
             self._open()
-            for name in (self._chunks.name, self._catalog.name):
-                self._client.delete_collection(name)
-            self._client = self._chunks = self._catalog = self._vector_store = None
+            for collection in self.collections():
+                self._client.delete_collection(collection.name)
+            self._client = self._chunks = self._catalog = self._texts = None
             self._counted = None
 
     def close(self) -> None:
@@ -178,7 +209,7 @@ class Store:
         stopped: another thread may still be reading through it, and it is freed once nothing uses it.
         """
         client, self._client = self._client, None
-        self._chunks = self._catalog = self._vector_store = None
+        self._chunks = self._catalog = self._texts = None
         self._counted = None
         if client is not None and self._mark is not None:
             from chromadb.api.shared_system_client import SharedSystemClient
@@ -246,17 +277,32 @@ class Store:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def add_chunks(self, nodes: Sequence[Any]) -> None:
-        """Add llama-index TextNodes that already carry their embeddings."""
-        if nodes:
-            self.vector_store.add(list(nodes))
+    def add_chunks(self, chunk_ids: Sequence[str], embeddings: np.ndarray) -> None:
+        """Chunk vectors, each under its id `doc_id:n` (qa/index/texts.py), with its article's doc_id to delete by."""
+        if len(chunk_ids):
+            self.chunks.upsert(
+                ids=list(chunk_ids),
+                embeddings=np.asarray(embeddings, dtype=np.float32),
+                metadatas=[{"doc_id": doc_id_of(i)} for i in chunk_ids],
+            )
 
     def add_articles(
-        self, records: Sequence[ArticleRecord], texts: Sequence[str], embeddings: Sequence[np.ndarray]
+        self,
+        records: Sequence[ArticleRecord],
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        embeddings: Sequence[np.ndarray],
     ) -> None:
-        """Catalog records for a batch of articles, in one write (one per article cost ~45 ms each)."""
+        """Catalog records, texts and chunk spans for a batch of articles, in one write per collection (one per
+        article cost ~45 ms each)."""
         if not records:
             return
+        ids = [record.doc_id for record in records]
+        self.texts.upsert(
+            ids=ids,
+            embeddings=np.ones((len(ids), 1), dtype=np.float32),
+            metadatas=[{TEXT_KEY: encode_text(t), SPANS_KEY: encode_spans(s)} for t, s in zip(texts, spans)],
+        )
         metadatas = [
             {
                 "file": record.file,
@@ -272,10 +318,7 @@ class Store:
             for record in records
         ]
         self.catalog.upsert(
-            ids=[record.doc_id for record in records],
-            embeddings=[np.asarray(e, dtype=np.float32).tolist() for e in embeddings],
-            metadatas=metadatas,
-            documents=list(texts),
+            ids=ids, embeddings=np.asarray(np.stack(list(embeddings)), dtype=np.float32), metadatas=metadatas
         )
 
     def delete_chunks_of(self, doc_ids: Sequence[str]) -> None:
@@ -290,8 +333,7 @@ class Store:
             self.catalog.update(ids=list(doc_ids), metadatas=[meta] * len(doc_ids))
 
     def delete_article(self, doc_id: str) -> None:
-        self.delete_chunks_of([doc_id])
-        self.catalog.delete(ids=[doc_id])
+        self.delete_articles([doc_id])
 
     def delete_articles(self, doc_ids: Sequence[str]) -> None:
         """Remove articles and their chunks, chunks first (a catalog record is never left without its chunks)."""
@@ -299,6 +341,7 @@ class Store:
             page = list(doc_ids[start : start + _PAGE])
             self.delete_chunks_of(page)
             self.catalog.delete(ids=page)
+            self.texts.delete(ids=page)
 
     def bump_revision(self) -> int:
         """Mark the index as changed, so caches built from it (BM25) know to rebuild."""
@@ -355,7 +398,7 @@ class Store:
         offset = 0
         while True:
             page = self._read(functools.partial(self._catalog_page, where, offset))
-            records.extend(_record_from_metadata(i, m) for i, m in zip(page["ids"], page["metadatas"]))
+            records.extend(record_from_metadata(i, m) for i, m in zip(page["ids"], page["metadatas"]))
             if len(page["ids"]) < _PAGE:
                 return records
             offset += _PAGE
@@ -363,19 +406,33 @@ class Store:
     def _catalog_page(self, where: dict[str, Any] | None, offset: int) -> Any:
         return self.catalog.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
 
-    def _chunk_page(self, offset: int) -> Any:
-        return self.chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+    def article_texts(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, list[tuple[int, int]]]]:
+        """Each article's stored (masked) text and its chunks' spans; articles without a text record are left out."""
+        found: dict[str, tuple[str, list[tuple[int, int]]]] = {}
+        for start in range(0, len(doc_ids), _PAGE):
+            page_ids = list(doc_ids[start : start + _PAGE])
+            page = self._read(functools.partial(self._texts_page, page_ids))
+            for doc_id, meta in zip(page["ids"], page["metadatas"]):
+                meta = meta or {}
+                found[doc_id] = (decode_text(str(meta.get(TEXT_KEY, ""))), decode_spans(str(meta.get(SPANS_KEY, ""))))
+        return found
+
+    def _texts_page(self, doc_ids: list[str]) -> Any:
+        return self.texts.get(ids=doc_ids, include=["metadatas"])
+
+    def chunks_of(self, records: Sequence[ArticleRecord]) -> Iterator[StoredChunk]:
+        """The chunks of these articles, in article and chunk order."""
+        texts = self.article_texts([record.doc_id for record in records])
+        for record in records:
+            if record.doc_id in texts:
+                text, spans = texts[record.doc_id]
+                yield from article_chunks(record.doc_id, record.title, record.date, record.source, text, spans)
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
-        """Every chunk, page by page (the BM25 index is built from these)."""
-        offset = 0
-        while True:
-            page = self._read(functools.partial(self._chunk_page, offset))
-            for chunk_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"]):
-                yield _metadata_to_chunk(chunk_id, text, meta)
-            if len(page["ids"]) < _PAGE:
-                return
-            offset += _PAGE
+        """Every chunk, article by article (the BM25 index is built from these)."""
+        records = self.articles()
+        for start in range(0, len(records), _PAGE):
+            yield from self.chunks_of(records[start : start + _PAGE])
 
     def chunk_embeddings(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         if not chunk_ids:
@@ -386,15 +443,16 @@ class Store:
     def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
         if not chunk_ids:
             return {}
-        page = self._read(lambda: self.chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"]))
-        return {i: _metadata_to_chunk(i, t, m) for i, t, m in zip(page["ids"], page["documents"], page["metadatas"])}
+        wanted = set(chunk_ids)
+        doc_ids = sorted({doc_id_of(i) for i in wanted})
+        page = self._read(lambda: self.catalog.get(ids=doc_ids, include=["metadatas"]))
+        records = [record_from_metadata(i, m) for i, m in zip(page["ids"], page["metadatas"])]
+        return {c.chunk_id: c for c in self.chunks_of(records) if c.chunk_id in wanted}
 
     def nearest(self, embedding: np.ndarray, n: int, among: Sequence[str] | None = None) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the `n` nearest chunks (of those in `among` when given), best first.
 
-        This queries the Chroma collection directly for ids and distances only: the records are the ones
-        llama-index wrote, and its query wrapper would fetch and parse every hit's metadata and node JSON
-        (~25 ms for 100 hits), while the retriever already holds the chunks in memory. `among` is Chroma's own
+        Ids and distances only: the retriever already holds the chunks in memory. `among` is Chroma's own
         id filter: the same filtered HNSW search as a `where` filter without its metadata scan (~0.6 s at 70k
         chunks).
         """

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -24,6 +23,7 @@ from qa.errors import DocumentError
 from qa.index.embeddings import Embedder
 from qa.index.locking import WaitCallback
 from qa.index.store import ArticleRecord, Store
+from qa.index.texts import chunk_id
 from qa.ingest import documents
 from qa.ingest.chunking import chunk_text
 from qa.ingest.files import is_dir, may_exist, shown, size_on_disk, walk
@@ -31,7 +31,6 @@ from qa.ingest.reading import scan
 from qa.ingest.report import FailedFile, IngestReport, LineErrors, Progress, ProgressCallback
 from qa.ingest.stream import CHANGED_WHILE_READ, ArticleStream, guarded, unexpected
 from qa.settings import Settings
-from qa.text.dates import date_number
 from qa.text.injection import is_instruction, mask
 
 # Titles longer than this many word pieces are left out of the embedded text: they would eat the
@@ -57,8 +56,22 @@ class _File:
 class _Item:
     article: documents.Article
     source: _File
+    masked: str  # the article's text with sentences that give orders to an AI blanked out: what is stored
     chunks: list[Chunk]
     texts: list[str]  # what is embedded for each chunk
+
+
+@dataclass
+class _Batch:
+    """What one flush writes: chunk vectors, then the articles' records, texts and chunk spans."""
+
+    chunk_ids: list[str]
+    vectors: np.ndarray
+    records: list[ArticleRecord]
+    texts: list[str]
+    spans: list[list[tuple[int, int]]]
+    article_vectors: list[np.ndarray]
+    retired: list[str]
 
 
 @dataclass
@@ -199,9 +212,8 @@ class Ingestor:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-restore-writer")
         try:
             for article, record in stored:
-                chunks, texts = self.chunk_article(article)
-                pending.items.append(_Item(article, _File(record.file_hash, record.file_articles), chunks, texts))
-                pending.chunk_count += len(chunks)
+                pending.items.append(self._item(article, _File(record.file_hash, record.file_articles)))
+                pending.chunk_count += len(pending.items[-1].chunks)
                 if pending.chunk_count >= self.batch_chunks:
                     self._flush(pending, report)
             self._flush(pending, report)
@@ -261,9 +273,8 @@ class Ingestor:
                     kept.append(article.doc_id)
                     report.unchanged += 1
                 else:
-                    chunks, texts = self.chunk_article(article)
-                    pending.items.append(_Item(article, source, chunks, texts))
-                    pending.chunk_count += len(chunks)
+                    pending.items.append(self._item(article, source))
+                    pending.chunk_count += len(pending.items[-1].chunks)
                     new_keys[article.key] += 1
                 step(count, stream.bytes_read)
         except DocumentError as exc:  # the file changed or broke between the check and the read
@@ -302,6 +313,10 @@ class Ingestor:
 
     def chunk_article(self, article: documents.Article) -> tuple[list[Chunk], list[str]]:
         """The article's chunks, and the text embedded for each (the title travels with every chunk)."""
+        item = self._item(article, _File(""))
+        return item.chunks, item.texts
+
+    def _item(self, article: documents.Article, source: _File) -> _Item:
         window = min(self.settings.chunk_tokens, self.embedder.max_tokens) - 2  # [CLS] and [SEP]
         title_tokens = self.embedder.count_tokens([article.title])[0] + 1
         # "How many F-16s?" matches a paragraph that never says which war it is about once it is embedded with its
@@ -309,48 +324,31 @@ class Ingestor:
         with_title = title_tokens <= _MAX_TITLE_TOKENS and not is_instruction(article.title)
         # Sentences that give orders to an AI are neither embedded nor stored in chunks, so they cannot be written
         # to be retrieved (retrieval masks them again, for indexes built before); the offsets do not move.
+        masked = mask(article.text)
         chunks = chunk_text(
-            mask(article.text),
+            masked,
             window - (title_tokens if with_title else 0),
             self.embedder.count_tokens,
             overlap=self.settings.chunk_overlap_sentences,
         )
         texts = [f"{article.title}\n{c.text}" if with_title else c.text for c in chunks]
-        return chunks, texts
+        return _Item(article, source, masked, chunks, texts)
 
     # --- writing ------------------------------------------------------------------------------
 
     def _flush(self, pending: _Pending, report: IngestReport) -> None:
         if not pending.items:
             return
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
-
         vectors = self.embedder.embed([text for item in pending.items for text in item.texts])
 
-        nodes = []
+        chunk_ids = []
         row = 0
         article_vectors = []
         for item in pending.items:
             article = item.article
             first = row
             for chunk in item.chunks:
-                node = TextNode(
-                    id_=f"{article.doc_id}:{chunk.index}",
-                    text=chunk.text,
-                    embedding=vectors[row].tolist(),
-                    metadata={
-                        "doc_id": article.doc_id,
-                        "title": article.title,
-                        "date": article.date or "",
-                        "date_num": date_number(article.date),
-                        "source": article.source,
-                        "start": chunk.start,
-                        "end": chunk.end,
-                        "chunk": chunk.index,
-                    },
-                )
-                node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=article.doc_id)
-                nodes.append(node)
+                chunk_ids.append(chunk_id(article.doc_id, chunk.index))
                 row += 1
             mean = vectors[first:row].mean(axis=0) if row > first else np.zeros(vectors.shape[1])
             norm = float(np.linalg.norm(mean)) or 1.0
@@ -374,28 +372,24 @@ class Ingestor:
                     file_articles=_READING if item.source.total is None else item.source.total,
                 )
             )
-        texts = [item.article.text for item in pending.items]
+        # The text the chunks were cut from: masked, so what is stored is what retrieval may hand out.
+        texts = [item.masked for item in pending.items]
+        spans = [[(c.start, c.end) for c in item.chunks] for item in pending.items]
+        batch = _Batch(chunk_ids, vectors, records, texts, spans, article_vectors, pending.retired)
         self._wait()
-        self._writing = self._writer.submit(self._write, nodes, records, texts, article_vectors, pending.retired)
-        report.chunks += len(nodes)
+        self._writing = self._writer.submit(self._write, batch)
+        report.chunks += len(chunk_ids)
         pending.items.clear()
         pending.chunk_count = 0
         pending.retired = []
 
-    def _write(
-        self,
-        nodes: list[Any],
-        records: list[ArticleRecord],
-        texts: list[str],
-        vectors: list[np.ndarray],
-        retired: list[str],
-    ) -> None:
+    def _write(self, batch: _Batch) -> None:
         """One batch into the store: chunks first, then their catalog records, then the versions they replace."""
         # A run interrupted after writing chunks but before the catalog left orphans: clear them.
-        self.store.delete_chunks_of([record.doc_id for record in records])
-        self.store.add_chunks(nodes)
-        self.store.add_articles(records, texts, vectors)
-        self.store.delete_articles(retired)
+        self.store.delete_chunks_of([record.doc_id for record in batch.records])
+        self.store.add_chunks(batch.chunk_ids, batch.vectors)
+        self.store.add_articles(batch.records, batch.texts, batch.spans, batch.article_vectors)
+        self.store.delete_articles(batch.retired)
         self.store.wrote()
 
     def _wait(self) -> None:

@@ -1,0 +1,69 @@
+"""How an article's text and its chunk offsets are kept in the index: once per article, compressed.
+
+A chunk in Chroma is its vector and its article's id, nothing more: its text is `text[start:end]` of its article,
+whose (masked) text and chunk spans sit in one record of the `<name>_texts` collection. Storing the text once, as a
+metadata value rather than a Chroma document, keeps it out of Chroma's full-text index, which the assistant never
+queries (its BM25 is its own) and which cost more than the text itself.
+
+Any Chroma client can read it back: `text` is the article's UTF-8 text, zlib-compressed, then Base85-encoded
+(`zlib.decompress(base64.b85decode(text))`), and `spans` lists each chunk's `start-end` offsets, separated by
+spaces, in chunk order (chunk `n` of article `doc_id` has the id `doc_id:n`).
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from collections.abc import Sequence
+
+from qa.chunks import StoredChunk
+
+TEXT_KEY = "text"
+SPANS_KEY = "spans"
+
+
+def encode_text(text: str) -> str:
+    return base64.b85encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
+
+
+def decode_text(stored: str) -> str:
+    return zlib.decompress(base64.b85decode(stored)).decode("utf-8")
+
+
+def encode_spans(spans: Sequence[tuple[int, int]]) -> str:
+    return " ".join(f"{start}-{end}" for start, end in spans)
+
+
+def decode_spans(stored: str) -> list[tuple[int, int]]:
+    spans = []
+    for pair in stored.split():
+        start, _, end = pair.partition("-")
+        spans.append((int(start), int(end)))
+    return spans
+
+
+def chunk_id(doc_id: str, n: int) -> str:
+    return f"{doc_id}:{n}"
+
+
+def doc_id_of(chunk: str) -> str:
+    return chunk.rpartition(":")[0]
+
+
+def article_chunks(
+    doc_id: str, title: str, date: str | None, source: str, text: str, spans: Sequence[tuple[int, int]]
+) -> list[StoredChunk]:
+    """The chunks of one article, cut from its stored text by their spans."""
+    return [
+        StoredChunk(
+            chunk_id=chunk_id(doc_id, n),
+            doc_id=doc_id,
+            title=title,
+            date=date,
+            source=source,
+            start=start,
+            end=end,
+            text=text[start:end],
+        )
+        for n, (start, end) in enumerate(spans)
+    ]

@@ -1,0 +1,133 @@
+"""The index keeps each text once (layout 2), and an index in the older layout is refused, then converted."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa import Assistant, IndexFormatError
+from qa.cli.commands import cli
+from qa.index.chroma import open_client
+from qa.index.embeddings import SentenceTransformerEmbedder
+from qa.index.texts import decode_spans, decode_text
+from qa.settings import Settings
+from tests.conftest import SEEDS, make_settings
+
+QUESTION = "How many prisoners did Ukraine and Russia exchange?"
+
+
+def test_a_chunk_is_stored_as_its_vector_and_article_id_only(seeded: Assistant) -> None:
+    chunks, catalog, texts = seeded.store.collections()
+    page = chunks.get(include=["documents", "metadatas"])
+    assert page["ids"] and all(document is None for document in page["documents"])
+    assert all(set(meta) == {"doc_id"} for meta in page["metadatas"])
+    assert all(document is None for document in catalog.get(include=["documents"])["documents"])
+    assert texts.count() == catalog.count() == seeded.store.count_articles()
+
+
+def test_every_chunk_text_is_its_article_text_cut_at_its_stored_offsets(seeded: Assistant) -> None:
+    _, _, texts = seeded.store.collections()
+    stored = texts.get(include=["metadatas"])
+    by_article = {
+        d: (decode_text(m["text"]), decode_spans(m["spans"])) for d, m in zip(stored["ids"], stored["metadatas"])
+    }
+    chunks = list(seeded.store.iter_chunks())
+    assert len(chunks) == seeded.store.count_chunks()
+    for chunk in chunks:
+        text, spans = by_article[chunk.doc_id]
+        n = int(chunk.chunk_id.rpartition(":")[2])
+        assert (chunk.start, chunk.end) == spans[n] and chunk.text == text[chunk.start : chunk.end]
+    some = [c.chunk_id for c in chunks[:3]]
+    assert {i: c.text for i, c in seeded.store.get_chunks(some).items()} == {c.chunk_id: c.text for c in chunks[:3]}
+
+
+def _write_layout_1(source: Assistant, target: Path) -> None:
+    """The seed index as newsqa wrote it before layout 2: chunk texts as documents with their metadata, the article
+    text in the catalog, no texts collection."""
+    chunks, catalog, _ = source.store.collections()
+    old_chunks = chunks.get(include=["embeddings"])
+    old_catalog = catalog.get(include=["metadatas", "embeddings"])
+    by_id = {c.chunk_id: c for c in source.store.iter_chunks()}
+    originals = {d: text for d, (text, _) in source.store.article_texts(old_catalog["ids"]).items()}
+    client = open_client(Settings(index_dir=target, chroma_url=None))
+    meta = {"embedding_model": source.embedder.name, "qa_schema": 1}
+    new_chunks = client.create_collection(
+        "articles_chunks", metadata=meta, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+    )
+    new_catalog = client.create_collection(
+        "articles_catalog",
+        metadata={"revision": 3},
+        configuration={"hnsw": {"space": "cosine"}},
+        embedding_function=None,
+    )
+    stored = [by_id[i] for i in old_chunks["ids"]]
+    new_chunks.add(
+        ids=old_chunks["ids"],
+        embeddings=old_chunks["embeddings"],
+        documents=[c.text for c in stored],
+        metadatas=[
+            {
+                "doc_id": c.doc_id,
+                "title": c.title,
+                "date": c.date or "",
+                "source": c.source,
+                "start": c.start,
+                "end": c.end,
+                "chunk": int(c.chunk_id.rpartition(":")[2]),
+                "_node_content": "{}",
+            }
+            for c in stored
+        ],
+    )
+    new_catalog.add(
+        ids=old_catalog["ids"],
+        embeddings=old_catalog["embeddings"],
+        metadatas=old_catalog["metadatas"],
+        documents=[originals[d] for d in old_catalog["ids"]],
+    )
+
+
+def test_an_index_in_the_older_layout_is_refused_with_the_command_that_converts_it(
+    seeded: Assistant, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    old = tmp_path / "old"
+    _write_layout_1(seeded, old)
+    assistant = Assistant(make_settings(old), embedder=embedder)
+    with pytest.raises(IndexFormatError, match=r"older layout \(1; this newsqa writes 2\).*`qa migrate`"):
+        assistant.ask(QUESTION, mode="extract")
+
+
+def test_migrate_converts_an_older_index_in_place_and_answers_as_before(
+    seeded: Assistant, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    old = tmp_path / "old"
+    _write_layout_1(seeded, old)
+    result = CliRunner().invoke(cli, ["--index", str(old), "migrate"])
+    assert result.exit_code == 0, result.output
+    assert "converted from layout 1 to 2 (2 articles" in result.output
+
+    migrated = Assistant(make_settings(old), embedder=embedder)
+    assert {c.chunk_id: (c.text, c.start, c.end) for c in migrated.store.iter_chunks()} == {
+        c.chunk_id: (c.text, c.start, c.end) for c in seeded.store.iter_chunks()
+    }
+    before, after = seeded.ask(QUESTION, mode="extract"), migrated.ask(QUESTION, mode="extract")
+    assert after.answer == before.answer and [(c.doc_id, c.quote_start) for c in after.citations] == [
+        (c.doc_id, c.quote_start) for c in before.citations
+    ]
+    assert migrated.doctor().ok
+    again = CliRunner().invoke(cli, ["--index", str(old), "migrate"])
+    assert again.exit_code == 0 and "already has layout 2; nothing to do" in again.output
+
+
+def test_ingest_into_a_fresh_index_writes_the_current_layout(
+    embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    assistant = Assistant(make_settings(tmp_path / "index"), embedder=embedder)
+    assistant.ingest([articles])
+    chunks, _, _ = assistant.store.collections()
+    assert chunks.metadata["qa_schema"] == 2
