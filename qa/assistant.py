@@ -12,7 +12,6 @@ from qa.arguments import check_ids, check_paths, check_question, check_top_k
 from qa.chunks import Passage
 from qa.errors import BackendError, IndexEmptyError, InputError, ModelStoppedError, QAError
 from qa.generation.backends import LLM, BackendChoice, OllamaLLM, choose_backend, fallback
-from qa.generation.embedded import llama_installed
 from qa.generation.prompts import answer_prompt
 from qa.grounding.answer import Answer, chosen_answer, grounded_answer, refusal
 from qa.grounding.choices import is_none_of_the_above, pick
@@ -367,9 +366,6 @@ class Assistant:
         if probe_backend:
             choice = self.backend()
             backend, model, note = choice.llm.backend, choice.llm.model, choice.note
-            if backend == "embedded" and not llama_installed():
-                missing = "llama.cpp is not installed (`make llm`), so answers quote the evidence."
-                note = f"{note} {missing}" if note else missing
         else:
             backend, model, note = self.settings.backend, "", None
         return Status(

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 
 from qa.errors import BackendError, BackendUnreachableError, ConfigError
 from qa.generation.base import LLM
-from qa.generation.embedded import EmbeddedLLM
+from qa.generation.embedded import EmbeddedLLM, llama_installed
 from qa.generation.ollama import OllamaLLM
 from qa.settings import Settings
 
 __all__ = ["LLM", "BackendChoice", "EmbeddedLLM", "OllamaLLM", "choose_backend", "fallback"]
+
+
+_NOT_INSTALLED = "The bundled model is not installed (`make llm`), so answers quote the passages"
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ def choose_backend(settings: Settings, backend: str | None = None) -> BackendCho
     """The backend to answer with: as configured, or for 'auto', Ollama when it is up and has the model."""
     backend = backend or settings.backend
     if backend == "embedded":
-        return BackendChoice(_embedded(settings), None)
+        return BackendChoice(_embedded(settings), None if llama_installed() else f"{_NOT_INSTALLED}.")
     if backend == "ollama":
         return BackendChoice(OllamaLLM(settings.ollama_host, settings.ollama_model, settings.ollama_timeout), None)
     if backend != "auto":
@@ -53,4 +56,6 @@ def fallback(settings: Settings, why: str | BackendError) -> BackendChoice:
     if isinstance(why, BackendUnreachableError):
         why = f"Ollama is not reachable at {settings.ollama_host}"
     reason = str(why).rstrip(".")
+    if not llama_installed():
+        return BackendChoice(_embedded(settings), f"{reason}; {_NOT_INSTALLED[0].lower()}{_NOT_INSTALLED[1:]}.")
     return BackendChoice(_embedded(settings), f"Using the bundled embedded model: {reason}.")
