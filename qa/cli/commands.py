@@ -278,6 +278,20 @@ def doctor(ctx: click.Context, repair: bool, as_json: bool) -> None:
 
 @cli.command()
 @click.pass_context
+def compact(ctx: click.Context) -> None:
+    """Give back the disk space that deletes and updates left in the index; every article and vector is kept."""
+    report = _assistant(ctx).compact(on_wait=_say_wait)
+    line = f"index {escape(report.index)}: {report.records} records copied into fresh collections"
+    if report.bytes_before is not None and report.bytes_after is not None:
+        line += f"; {report.bytes_before / 1e6:.1f} MB → {report.bytes_after / 1e6:.1f} MB on disk"
+        line += f" ({report.folders_removed} unused vector index folders removed)"
+    else:
+        line += "; on the server, `chroma vacuum --path DIR` gives SQLite's free pages back"
+    out.print(line)
+
+
+@cli.command()
+@click.pass_context
 def migrate(ctx: click.Context) -> None:
     """Convert an index written by an older newsqa to the current layout, in place; every vector is kept."""
     report = _assistant(ctx).migrate(
