@@ -31,7 +31,7 @@ from qa.generation.prompts import CANNOT_ANSWER
 from qa.grounding.answer import Answer, Citation, ShortAnswer, Timings
 from qa.index.doctor import DoctorReport, Problem
 from qa.index.embeddings import Embedder, SentenceTransformerEmbedder
-from qa.index.store import ArticleRecord
+from qa.index.layout import ArticleRecord
 from qa.ingest.documents import Article
 from qa.ingest.report import FailedFile, IngestReport, Progress
 from qa.ingest.uploads import Upload, check_upload, keep_upload

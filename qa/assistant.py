@@ -21,9 +21,10 @@ from qa.grounding.ground import ground
 from qa.index.compact import CompactReport, compact
 from qa.index.doctor import Doctor, DoctorReport
 from qa.index.embeddings import Embedder, SentenceTransformerEmbedder
+from qa.index.layout import ArticleRecord
 from qa.index.locking import WaitCallback
 from qa.index.migrate import MigrationReport, migrate
-from qa.index.store import ArticleRecord, Store
+from qa.index.store import Store
 from qa.ingest.report import IngestReport, ProgressCallback
 from qa.ingest.run import Ingestor
 from qa.reader.runtime import Reader, shared_reader

@@ -12,7 +12,7 @@ from qa import Assistant, IndexFormatError
 from qa.cli.commands import cli
 from qa.index.chroma import open_client
 from qa.index.embeddings import SentenceTransformerEmbedder
-from qa.index.texts import decode_spans, decode_text
+from qa.index.layout import decode_spans, decode_text
 from qa.settings import Settings
 from tests.conftest import SEEDS, make_settings
 

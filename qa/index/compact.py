@@ -22,8 +22,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from qa.index.chroma import Reaching, open_client
+from qa.index.layout import collection_names
 from qa.index.locking import WaitCallback, index_lock
-from qa.index.store import collection_names
 from qa.settings import Settings
 
 SCRATCH_SUFFIX = "-compact"

@@ -18,9 +18,9 @@ from pydantic import BaseModel
 from qa.errors import StoreError
 from qa.index.chroma import Reaching, open_client
 from qa.index.compact import drop, swap_in
+from qa.index.layout import SCHEMA_VERSION, ArticleRecord, chunk_id, collection_names, record_from_metadata
 from qa.index.locking import WaitCallback, index_lock
-from qa.index.store import SCHEMA_VERSION, ArticleRecord, Store, collection_names, record_from_metadata
-from qa.index.texts import chunk_id
+from qa.index.store import Store
 from qa.settings import Settings
 from qa.text.injection import mask
 
