@@ -206,6 +206,7 @@ def test_an_empty_question_is_422_naming_the_field(api: httpx.Client, question: 
         ({"question": DRONES, "choices": ["only one"]}, "at least two non-empty choices"),
         ({"question": DRONES, "colour": "red"}, "colour: Extra inputs are not permitted"),
         ({"question": 42}, "question must be a str"),
+        ({"question": DRONES, "date_from": "soon"}, "date_from must be a date like 2024-01-31, got 'soon'"),
     ],
 )
 def test_bad_input_is_422_with_one_line_naming_it(api: httpx.Client, body: dict[str, Any], named: str) -> None:

@@ -28,11 +28,22 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem, "description": "A field is missing or wrong; the message names it."}
 }
 _TOO_LARGE: dict[int | str, dict[str, Any]] = {
-    413: {"model": Problem, "description": "The request body is over the route's limit."}
+    400: {"model": Problem, "description": "The body cannot be parsed (not UTF-8 JSON, or broken multipart)."},
+    413: {"model": Problem, "description": "The request body is over the route's limit."},
 }
 _ASK_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "The index is empty: ingest articles first (the message says how)."},
     503: {"model": Problem, "description": "Ollama or the Chroma server cannot be reached, or the index is busy."},
+}
+# One server-sent event of a streamed answer (the shape FastAPI and OpenAPI 3.2 give an event), its data one line of
+# JSON: {"text"} for a token, the Answer for the answer, a Problem with its "status" for an error.
+_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["token", "answer", "error"]},
+        "data": {"type": "string", "description": "JSON: {text} (token), the Answer (answer), {error, status}."},
+    },
+    "required": ["event", "data"],
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No article with that id."}}
 
@@ -89,7 +100,7 @@ def build_api(assistant: Assistant, *, key: str | None = None) -> FastAPI:
             200: {
                 "description": "The answer (`qa ask --json`), or with `stream: true` server-sent events: `token` "
                 "pieces of the draft, then the `answer` object (or an `error`).",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "content": {"text/event-stream": {"schema": _EVENT}},
             },
         },
     )
