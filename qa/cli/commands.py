@@ -352,17 +352,21 @@ _REPO = Path(__file__).resolve().parents[2]
 def serve(
     ctx: click.Context, host: str | None, port: int | None, index_dir: str | None, chroma_url: str | None, no_seed: bool
 ) -> None:
-    """Start the web UI (what `make run` and `python app.py` do). Off loopback it asks for QA_UI_USER /
-    QA_UI_PASSWORD, and refuses to start without a password."""
+    """Start the web UI and the HTTP API on one port (what `make run` and `python app.py` do). Off loopback it asks
+    for QA_UI_USER / QA_UI_PASSWORD and QA_API_KEY, and refuses to start without them."""
+    from qa.api.access import api_key
+    from qa.api.server import build_server
+    from qa.api.server import serve as run_server
     from qa.errors import ConfigError
-    from qa.ui import build_app, launch
     from qa.ui.access import ui_auth
 
     given = index_dir is not None or chroma_url is not None  # serve's own options replace the group's
     settings = _settings(ctx, **(_index_options(index_dir, chroma_url) if given else {}))
     host = host or settings.ui_host
+    port = port or settings.ui_port
     try:
-        auth = ui_auth(settings, host)  # before any indexing: an unusable setting stops the start at once
+        # Before any indexing: an unusable setting stops the start at once.
+        auth, key = ui_auth(settings, host), api_key(settings, host)
     except ConfigError as exc:
         err.print(f"[red]Error:[/red] {escape(str(exc))}")
         sys.exit(2)
@@ -371,22 +375,22 @@ def serve(
     if not no_seed and seeds.is_dir() and assistant.status(probe_backend=False).chunks == 0:
         out.print(f"Indexing {seeds} (first run)…")
         _print_report(assistant.ingest([seeds]))
-    app = build_app(
-        assistant, eval_set=eval_set if eval_set.is_file() else None, eval_articles=seeds if seeds.is_dir() else None
-    )
     blocked = [settings.uploads] if settings.chroma_url else [settings.index_dir, settings.uploads]
     try:
-        launch(
-            app,
+        app = build_server(
+            assistant,
             host=host,
-            port=port or settings.ui_port,
-            upload_max_mb=settings.upload_max_mb,
-            auth=auth,
+            port=port,
+            key=key,
+            ui_auth=auth,
             blocked_paths=blocked,
+            eval_set=eval_set if eval_set.is_file() else None,
+            eval_articles=seeds if seeds.is_dir() else None,
         )
     except ConfigError as exc:  # e.g. GRADIO_ALLOWED_PATHS naming a folder the UI must not serve
         err.print(f"[red]Error:[/red] {escape(str(exc))}")
         sys.exit(2)
+    run_server(app, host=host, port=port)
 
 
 cli.add_command(eval_command)
