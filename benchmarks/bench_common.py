@@ -168,7 +168,7 @@ def answerable(questions: Sequence[Question], index_dir: Path) -> list[Question]
 
     The index keeps each article's id (its `key`, in the catalog) and whole text, so this needs no retrieval.
     """
-    from qa.index.texts import TEXT_KEY, decode_text
+    from qa.index.layout import TEXT_KEY, decode_text
 
     client = open_chroma(index_dir)
     catalog = client.get_collection(f"{COLLECTION}_catalog").get(include=["metadatas"])

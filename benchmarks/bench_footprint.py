@@ -26,7 +26,7 @@ def sqlite_tables(db: Path) -> dict[str, int]:
     sizes: dict[str, int] = defaultdict(int)
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         for name, size in conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"):
-            group = "full-text search" if "fts" in name else name
+            group = "full-text search" if "fts" in name or "fulltext" in name else name
             sizes[group] += int(size)
     return dict(sizes)
 
@@ -42,7 +42,7 @@ def footprint(index: Path) -> dict[str, int]:
         "retrieval cache": dir_size(index / "cache") if (index / "cache").exists() else 0,
     }
     parts["other SQLite (records, write log, free pages)"] = db.stat().st_size - sum(
-        v for k, v in sqlite_tables(db).items() if "fts" in k or "metadata" in k
+        v for k, v in sqlite_tables(db).items() if k == "full-text search" or "metadata" in k
     )
     parts["total"] = dir_size(index)
     return parts

@@ -31,10 +31,10 @@ from qa.generation.prompts import CANNOT_ANSWER
 from qa.grounding.answer import Answer, Citation, ShortAnswer, Timings
 from qa.index.doctor import DoctorReport, Problem
 from qa.index.embeddings import Embedder, SentenceTransformerEmbedder
-from qa.index.store import ArticleRecord
+from qa.index.layout import ArticleRecord
 from qa.ingest.documents import Article
 from qa.ingest.report import FailedFile, IngestReport, Progress
-from qa.ingest.uploads import Upload, check_upload, keep_upload
+from qa.ingest.uploads import Upload, UploadResult, check_upload, ingest_upload, keep_upload, upload_summary
 from qa.retrieval.followup import standalone_question
 from qa.settings import Settings, SettingsWarning
 
@@ -77,11 +77,14 @@ __all__ = [
     "StoreError",
     "Timings",
     "Upload",
+    "UploadResult",
     "check_upload",
     "compare_runs",
     "evaluate",
+    "ingest_upload",
     "keep_upload",
     "load_cases",
     "standalone_question",
+    "upload_summary",
     "write_report",
 ]

@@ -17,11 +17,13 @@ from qa.grounding.answer import Answer, chosen_answer, grounded_answer, refusal
 from qa.grounding.choices import is_none_of_the_above, pick
 from qa.grounding.citations import drop_invalid
 from qa.grounding.ground import ground
+from qa.index.compact import CompactReport, compact
 from qa.index.doctor import Doctor, DoctorReport
 from qa.index.embeddings import Embedder, SentenceTransformerEmbedder
+from qa.index.layout import ArticleRecord
 from qa.index.locking import WaitCallback
 from qa.index.migrate import MigrationReport, migrate
-from qa.index.store import ArticleRecord, Store
+from qa.index.store import Store
 from qa.ingest.report import IngestReport, ProgressCallback
 from qa.ingest.run import Ingestor
 from qa.reader.runtime import Reader, shared_reader
@@ -120,6 +122,14 @@ class Assistant:
         """Check that the catalog and the chunk collection agree and that the vector index returns every chunk;
         with `repair`, rebuild the chunks (and their vectors) from the catalog's article texts when they do not."""
         return Doctor(self.settings, self.store, self.embedder).run(repair=repair, on_wait=on_wait)
+
+    def compact(self, *, on_wait: WaitCallback | None = None) -> CompactReport:
+        """Give back the disk space deletes and updates left behind (qa/index/compact.py); every record is kept."""
+        self.store.close()
+        report = compact(self.settings, on_wait=on_wait)
+        self.store.close()
+        self.store.wrote()  # other processes reopen the index: its collections are new ones
+        return report
 
     def migrate(
         self, *, on_wait: WaitCallback | None = None, on_page: Callable[[int, int], None] | None = None

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
         description="Password the web UI asks for (with ui_user); required when it listens off loopback. Never "
         "printed. Unset: no login, allowed on loopback only.",
     )
+    api_key: SecretStr | None = Field(
+        None,
+        description="Bearer token the HTTP API (/api/…) asks for (Authorization: Bearer <key>); required when it "
+        "listens off loopback, asked for on loopback too when set. Never printed. Unset: open on loopback only.",
+    )
 
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages given to the model.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
@@ -325,7 +330,9 @@ def describe_settings_error(exc: ValidationError | SettingsError) -> str:
         where = f"{field} ({variable_of(field)})" if field in Settings.model_fields else (field or "settings")
         message = str(error["msg"]).removeprefix("Value error, ")
         given = error.get("input")
-        shown = isinstance(given, str | int | float) and field and field != "ui_password"  # a secret is never shown
+        shown = (
+            isinstance(given, str | int | float) and field and field not in ("ui_password", "api_key")
+        )  # a secret is never shown
         got = f" (got {given!r})" if shown and "got " not in message else ""
         problems.append(f"{where}: {message}{got}")
     return "; ".join(problems)

@@ -12,7 +12,7 @@ from qa import Assistant, IndexFormatError
 from qa.cli.commands import cli
 from qa.index.chroma import open_client
 from qa.index.embeddings import SentenceTransformerEmbedder
-from qa.index.texts import decode_spans, decode_text
+from qa.index.layout import decode_spans, decode_text
 from qa.settings import Settings
 from tests.conftest import SEEDS, make_settings
 
@@ -131,3 +131,31 @@ def test_ingest_into_a_fresh_index_writes_the_current_layout(
     assistant.ingest([articles])
     chunks, _, _ = assistant.store.collections()
     assert chunks.metadata["qa_schema"] == 2
+
+
+def test_compact_gives_back_what_rebuilds_left_and_keeps_every_article(
+    embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    assistant = Assistant(make_settings(tmp_path / "index"), embedder=embedder)
+    assistant.ingest([articles])
+    for _ in range(2):  # each rebuild drops the collections; Chroma leaves their vector index folders behind
+        assistant.ingest([articles], rebuild=True)
+    before = {c.chunk_id: c.text for c in assistant.store.iter_chunks()}
+    answer = assistant.ask(QUESTION, mode="extract")
+
+    result = CliRunner().invoke(cli, ["--index", str(tmp_path / "index"), "compact"])
+    assert result.exit_code == 0, result.output
+    assert "unused vector index folders removed" in result.output
+
+    compacted = Assistant(make_settings(tmp_path / "index"), embedder=embedder)
+    report = compacted.compact()
+    assert report.folders_removed == 3  # the folders of the collections its own copies replaced
+    assert report.bytes_after is not None and report.bytes_before is not None
+    assert report.bytes_after <= report.bytes_before
+    assert {c.chunk_id: c.text for c in compacted.store.iter_chunks()} == before
+    assert compacted.ask(QUESTION, mode="extract").answer == answer.answer
+    assert compacted.doctor().ok
+    folders = [p for p in (tmp_path / "index").iterdir() if p.is_dir() and p.name != "cache"]
+    assert len(folders) == 3  # one vector index per collection, nothing left of the dropped ones

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import Assistant, ConfigError
+from qa import Assistant, InputError
 from qa.retrieval.hybrid import cap_per_article, reciprocal_rank_fusion
 from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW
 
@@ -55,7 +55,7 @@ def test_per_article_cap_limits_passages_from_one_article(seeded: Assistant) -> 
 
 @pytest.mark.integration
 def test_bad_date_range_is_rejected_with_the_value(seeded: Assistant) -> None:
-    with pytest.raises(ConfigError, match="'soon'"):
+    with pytest.raises(InputError, match="'soon'"):
         seeded.retrieve("anything", date_from="soon")
-    with pytest.raises(ConfigError, match="after"):
+    with pytest.raises(InputError, match="after"):
         seeded.retrieve("anything", date_from="2024-02-01", date_to="2024-01-01")

@@ -36,6 +36,17 @@ def test_an_oversized_or_empty_file_is_refused_with_the_fix(settings: Settings) 
     assert empty is not None and "empty" in empty
 
 
+@pytest.mark.parametrize("name", ["a\x00b.txt", "tab\there.txt", "\ud800.txt", "x" * 250 + ".txt", "..", ""])
+def test_a_name_no_file_can_have_is_refused_before_any_file_is_opened(settings: Settings, name: str) -> None:
+    # Any HTTP client can send these as an upload's file name (the HTTP API takes the name it is sent).
+    problem = check_upload(name, 10, settings)
+    assert problem is not None and "not a usable file name" in problem
+
+
+def test_a_name_in_another_script_is_usable(settings: Settings) -> None:
+    assert check_upload("Київ — нічна атака.txt", 10, settings) is None
+
+
 def received(tmp_path: Path, name: str, text: str) -> Path:
     """A file as the web server received it, in its upload folder (`tmp_path / "inbox"`)."""
     path = tmp_path / "inbox" / "3f2a" / name

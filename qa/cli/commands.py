@@ -278,6 +278,20 @@ def doctor(ctx: click.Context, repair: bool, as_json: bool) -> None:
 
 @cli.command()
 @click.pass_context
+def compact(ctx: click.Context) -> None:
+    """Give back the disk space that deletes and updates left in the index; every article and vector is kept."""
+    report = _assistant(ctx).compact(on_wait=_say_wait)
+    line = f"index {escape(report.index)}: {report.records} records copied into fresh collections"
+    if report.bytes_before is not None and report.bytes_after is not None:
+        line += f"; {report.bytes_before / 1e6:.1f} MB → {report.bytes_after / 1e6:.1f} MB on disk"
+        line += f" ({report.folders_removed} unused vector index folders removed)"
+    else:
+        line += "; on the server, `chroma vacuum --path DIR` gives SQLite's free pages back"
+    out.print(line)
+
+
+@cli.command()
+@click.pass_context
 def migrate(ctx: click.Context) -> None:
     """Convert an index written by an older newsqa to the current layout, in place; every vector is kept."""
     report = _assistant(ctx).migrate(
@@ -338,17 +352,21 @@ _REPO = Path(__file__).resolve().parents[2]
 def serve(
     ctx: click.Context, host: str | None, port: int | None, index_dir: str | None, chroma_url: str | None, no_seed: bool
 ) -> None:
-    """Start the web UI (what `make run` and `python app.py` do). Off loopback it asks for QA_UI_USER /
-    QA_UI_PASSWORD, and refuses to start without a password."""
+    """Start the web UI and the HTTP API on one port (what `make run` and `python app.py` do). Off loopback it asks
+    for QA_UI_USER / QA_UI_PASSWORD and QA_API_KEY, and refuses to start without them."""
+    from qa.api.access import api_key
+    from qa.api.server import build_server
+    from qa.api.server import serve as run_server
     from qa.errors import ConfigError
-    from qa.ui import build_app, launch
     from qa.ui.access import ui_auth
 
     given = index_dir is not None or chroma_url is not None  # serve's own options replace the group's
     settings = _settings(ctx, **(_index_options(index_dir, chroma_url) if given else {}))
     host = host or settings.ui_host
+    port = port or settings.ui_port
     try:
-        auth = ui_auth(settings, host)  # before any indexing: an unusable setting stops the start at once
+        # Before any indexing: an unusable setting stops the start at once.
+        auth, key = ui_auth(settings, host), api_key(settings, host)
     except ConfigError as exc:
         err.print(f"[red]Error:[/red] {escape(str(exc))}")
         sys.exit(2)
@@ -357,22 +375,22 @@ def serve(
     if not no_seed and seeds.is_dir() and assistant.status(probe_backend=False).chunks == 0:
         out.print(f"Indexing {seeds} (first run)…")
         _print_report(assistant.ingest([seeds]))
-    app = build_app(
-        assistant, eval_set=eval_set if eval_set.is_file() else None, eval_articles=seeds if seeds.is_dir() else None
-    )
     blocked = [settings.uploads] if settings.chroma_url else [settings.index_dir, settings.uploads]
     try:
-        launch(
-            app,
+        app = build_server(
+            assistant,
             host=host,
-            port=port or settings.ui_port,
-            upload_max_mb=settings.upload_max_mb,
-            auth=auth,
+            port=port,
+            key=key,
+            ui_auth=auth,
             blocked_paths=blocked,
+            eval_set=eval_set if eval_set.is_file() else None,
+            eval_articles=seeds if seeds.is_dir() else None,
         )
     except ConfigError as exc:  # e.g. GRADIO_ALLOWED_PATHS naming a folder the UI must not serve
         err.print(f"[red]Error:[/red] {escape(str(exc))}")
         sys.exit(2)
+    run_server(app, host=host, port=port)
 
 
 cli.add_command(eval_command)

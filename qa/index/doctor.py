@@ -19,8 +19,9 @@ from pydantic import BaseModel, Field
 
 from qa.index.corpus import cache_root
 from qa.index.embeddings import Embedder
+from qa.index.layout import ArticleRecord, collection_names
 from qa.index.locking import WaitCallback
-from qa.index.store import ArticleRecord, Store, collection_names
+from qa.index.store import Store
 from qa.ingest.documents import Article
 from qa.settings import Settings
 

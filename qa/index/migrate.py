@@ -17,9 +17,10 @@ from pydantic import BaseModel
 
 from qa.errors import StoreError
 from qa.index.chroma import Reaching, open_client
+from qa.index.compact import drop, swap_in
+from qa.index.layout import SCHEMA_VERSION, ArticleRecord, chunk_id, collection_names, record_from_metadata
 from qa.index.locking import WaitCallback, index_lock
-from qa.index.store import SCHEMA_VERSION, ArticleRecord, Store, collection_names, record_from_metadata
-from qa.index.texts import chunk_id
+from qa.index.store import Store
 from qa.settings import Settings
 from qa.text.injection import mask
 
@@ -63,7 +64,7 @@ def migrate(
         if layout != 1:
             raise StoreError(f"The index at {location} has layout {layout}, which this newsqa cannot convert")
         scratch_settings = settings.model_copy(update={"collection": settings.collection + SCRATCH_SUFFIX})
-        _drop(client, collection_names(scratch_settings.collection))  # what an interrupted run left
+        drop(client, collection_names(scratch_settings.collection))  # what an interrupted run left
         scratch = Store(scratch_settings, embedding_model)
         total = old_catalog.count()
         for offset in range(0, total, _PAGE):
@@ -77,18 +78,15 @@ def migrate(
                 on_page(report.articles, total)
         revision = int((old_catalog.metadata or {}).get("revision", 0)) + 1
         scratch.close()
-        # The swap: the old collections aside (an empty texts collection the refusal may have created included),
-        # the new ones into their names, the old ones dropped last.
-        names = (chunks_name, catalog_name, texts_name)
-        olds = [name for name in names if name in existing]
-        for name in olds:
-            client.get_collection(name, embedding_function=None).modify(name=name + ASIDE_SUFFIX)
-        for new_name, name in zip(
-            collection_names(scratch_settings.collection), (chunks_name, catalog_name, texts_name)
-        ):
-            client.get_collection(new_name, embedding_function=None).modify(name=name)
-        client.get_collection(catalog_name, embedding_function=None).modify(metadata={"revision": revision})
-        _drop(client, [name + ASIDE_SUFFIX for name in olds])
+        # The old collections aside (an empty texts collection the refusal may have created included), the new ones
+        # into their names, the old ones dropped last.
+        scratch_catalog = client.get_collection(
+            collection_names(scratch_settings.collection)[1], embedding_function=None
+        )
+        scratch_catalog.modify(metadata={"revision": revision})
+        swap_in(
+            client, [chunks_name, catalog_name, texts_name], collection_names(scratch_settings.collection), ASIDE_SUFFIX
+        )
         return report
 
 
@@ -118,11 +116,3 @@ def _convert_page(
         ids += [chunk_id(doc_id, n) for n in range(len(pieces))]
         vectors += [v for *_, v in pieces]
     return (records, texts, spans, article_vectors), (ids, np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1))
-
-
-def _drop(client: Any, names: list[str]) -> None:
-    for name in names:
-        try:
-            client.delete_collection(name)
-        except Exception:  # chromadb raises NotFoundError (ValueError in older versions) for a missing collection
-            continue

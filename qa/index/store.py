@@ -4,7 +4,7 @@
   index is most of its size;
 - `<name>_catalog`: one record per article (title, date, source, file and content hashes, chunk count), which
   makes re-ingest incremental;
-- `<name>_texts`: one record per article, its text and its chunks' offsets, stored once (qa/index/texts.py);
+- `<name>_texts`: one record per article, its text and its chunks' offsets, stored once (qa/index/layout.py);
   every chunk's text is cut from it.
 The chunk collection's metadata records the embedding model that built it, so a query or ingest
 with another model is refused instead of silently comparing vectors from two different spaces, and the layout's
@@ -17,7 +17,6 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,62 +25,27 @@ import numpy as np
 from qa.chunks import StoredChunk
 from qa.errors import ChromaUnreachableError, IndexFormatError, IndexMismatchError, QAError, StoreError
 from qa.index.chroma import Reaching, open_client
-from qa.index.locking import WaitCallback, WriteMark, index_lock
-from qa.index.texts import (
+from qa.index.layout import (
+    SCHEMA_VERSION,
     SPANS_KEY,
     TEXT_KEY,
+    ArticleRecord,
     article_chunks,
+    catalog_metadata,
     decode_spans,
     decode_text,
     doc_id_of,
     encode_spans,
     encode_text,
+    record_from_metadata,
 )
+from qa.index.locking import WaitCallback, WriteMark, index_lock
 from qa.settings import Settings
 
 T = TypeVar("T")
 
-# 2: chunks hold only their vector and doc_id; texts and offsets once per article in `<name>_texts`.
-# 1: every chunk's text as a Chroma document, with llama-index's node JSON; the article text in the catalog.
-SCHEMA_VERSION = 2
-COLLECTIONS = ("chunks", "catalog", "texts")
-
-
-def collection_names(prefix: str) -> list[str]:
-    return [f"{prefix}_{name}" for name in COLLECTIONS]
-
-
 _PAGE = 5000
 COUNT_TTL = 1.0  # seconds a chunk count is trusted while the revision stays the same (see Store.fingerprint)
-
-
-@dataclass(frozen=True)
-class ArticleRecord:
-    doc_id: str
-    file: str
-    key: str
-    file_hash: str
-    source: str
-    title: str
-    date: str | None
-    chunks: int
-    chars: int
-    file_articles: int = 0  # articles in the whole file when it was read; 0 in indexes older than this field
-
-
-def record_from_metadata(doc_id: str, meta: dict[str, Any]) -> ArticleRecord:
-    return ArticleRecord(
-        doc_id=doc_id,
-        file=str(meta["file"]),
-        key=str(meta.get("key", "")),
-        file_hash=str(meta.get("file_hash", "")),
-        source=str(meta.get("source", "")),
-        title=str(meta.get("title", "")),
-        date=str(meta["date"]) if meta.get("date") else None,
-        chunks=int(meta.get("chunks", 0)),
-        chars=int(meta.get("chars", 0)),
-        file_articles=int(meta.get("file_articles", 0)),
-    )
 
 
 class Store:
@@ -278,7 +242,7 @@ class Store:
     # --- writing ------------------------------------------------------------------------------
 
     def add_chunks(self, chunk_ids: Sequence[str], embeddings: np.ndarray) -> None:
-        """Chunk vectors, each under its id `doc_id:n` (qa/index/texts.py), with its article's doc_id to delete by."""
+        """Chunk vectors, each under its id `doc_id:n` (qa/index/layout.py), with its article's doc_id to delete by."""
         if len(chunk_ids):
             self.chunks.upsert(
                 ids=list(chunk_ids),
@@ -303,20 +267,7 @@ class Store:
             embeddings=np.ones((len(ids), 1), dtype=np.float32),
             metadatas=[{TEXT_KEY: encode_text(t), SPANS_KEY: encode_spans(s)} for t, s in zip(texts, spans)],
         )
-        metadatas = [
-            {
-                "file": record.file,
-                "key": record.key,
-                "file_hash": record.file_hash,
-                "source": record.source,
-                "title": record.title,
-                "date": record.date or "",
-                "chunks": record.chunks,
-                "chars": record.chars,
-                "file_articles": record.file_articles,
-            }
-            for record in records
-        ]
+        metadatas = [catalog_metadata(record) for record in records]
         self.catalog.upsert(
             ids=ids, embeddings=np.asarray(np.stack(list(embeddings)), dtype=np.float32), metadatas=metadatas
         )

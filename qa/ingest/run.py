@@ -21,9 +21,9 @@ import numpy as np
 from qa.chunks import Chunk
 from qa.errors import DocumentError
 from qa.index.embeddings import Embedder
+from qa.index.layout import ArticleRecord, chunk_id
 from qa.index.locking import WaitCallback
-from qa.index.store import ArticleRecord, Store
-from qa.index.texts import chunk_id
+from qa.index.store import Store
 from qa.ingest import documents
 from qa.ingest.chunking import chunk_text
 from qa.ingest.files import is_dir, may_exist, shown, size_on_disk, walk

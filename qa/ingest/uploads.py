@@ -17,15 +17,21 @@ import logging
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
+from pydantic import BaseModel, Field
+
+from qa.errors import QAError
+from qa.ingest.report import IngestReport
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
 DIGEST_CHARS = 16  # 64 bits of SHA-256: a collision between two uploads is not a practical worry
 _CHUNK = 1 << 20
+NAME_MAX_BYTES = 200  # room for the digest folder and the file system's 255-byte limit on a name
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,24 @@ class Upload:
     refused: bool = False
 
 
+class UploadResult(BaseModel):
+    """What became of one uploaded file: the UI's row in the upload results, and the HTTP API's item."""
+
+    file: str = Field(description="The file's name as uploaded (no folder).")
+    result: Literal["added", "updated", "skipped", "refused", "failed"]
+    detail: str = Field(description="Articles and chunks written, or why the file was skipped or not taken.")
+
+
 def check_upload(name: str, size: int, settings: Settings) -> str | None:
-    """Why an upload is refused (type, size, emptiness), with what to do; None when it is accepted."""
+    """Why an upload is refused (name, type, size, emptiness), with what to do; None when it is accepted."""
+    # A browser sends a plain name, but any HTTP client can send a name that no file can have (a NUL byte, a
+    # lone surrogate, a control character, 300 bytes): refused here rather than failing deep in os.open.
+    try:
+        unusable = len(name.encode("utf-8")) > NAME_MAX_BYTES or any(ord(c) < 32 or c == "\x7f" for c in name)
+    except UnicodeEncodeError:
+        unusable = True
+    if unusable or name in ("", ".", ".."):
+        return f"{name[:80]!r}: not a usable file name; rename the file (plain text, under {NAME_MAX_BYTES} bytes)"
     lowered = name.lower()
     if not any(lowered.endswith(kind) for kind in settings.upload_types):
         kinds = ", ".join(settings.upload_types)
@@ -125,3 +147,35 @@ def _store(source: BinaryIO, name: str, settings: Settings) -> Path:
     target.parent.mkdir(exist_ok=True)
     os.replace(spool.name, target)
     return target
+
+
+def ingest_upload(kept: Upload, ingest: Callable[[Path], IngestReport]) -> UploadResult:
+    """Ingest a kept upload with `ingest` (the caller's Assistant.ingest of one path); what became of it."""
+    if kept.path is None:
+        return UploadResult(file=kept.name, result="refused" if kept.refused else "failed", detail=kept.error or "")
+    try:
+        report = ingest(kept.path)
+    except QAError as exc:
+        return UploadResult(file=kept.name, result="failed", detail=str(exc))
+    problems = "; ".join(f.error for f in report.failed)
+    if report.added or report.updated:
+        # A JSON lines file with some bad lines: its good records are in, and the result says which lines were not.
+        detail = f"{report.added + report.updated} article(s), {report.chunks} chunks"
+        result: Literal["added", "updated"] = "added" if report.added else "updated"
+        return UploadResult(
+            file=kept.name, result=result, detail=f"{detail}; not indexed: {problems}" if problems else detail
+        )
+    if report.failed:
+        return UploadResult(file=kept.name, result="failed", detail=problems)
+    if report.unchanged:
+        return UploadResult(file=kept.name, result="skipped", detail="unchanged: already indexed with the same content")
+    return UploadResult(file=kept.name, result="skipped", detail="no articles found in the file")
+
+
+def upload_summary(results: Sequence[UploadResult]) -> str:
+    """One line for a batch of uploads: "3 file(s): added 2 · failed 1."."""
+    counts = {
+        kind: sum(1 for r in results if r.result == kind)
+        for kind in ("added", "updated", "skipped", "refused", "failed")
+    }
+    return f"{len(results)} file(s): " + " · ".join(f"{kind} {n}" for kind, n in counts.items() if n) + "."

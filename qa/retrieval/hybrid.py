@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from qa.chunks import Passage, StoredChunk
-from qa.errors import ConfigError
+from qa.errors import ConfigError, InputError
 from qa.index.corpus import BM25Index, cache_key, cache_root, date_bounds, load_cached, save_cached
 from qa.index.embeddings import Embedder
 from qa.index.store import Store
@@ -285,8 +285,8 @@ def _check_range(date_from: str | None, date_to: str | None) -> tuple[str | None
             continue
         iso = parse_date(value)
         if iso is None:
-            raise ConfigError(f"{name} must be a date like 2024-01-31, got {value!r}")
+            raise InputError(f"{name} must be a date like 2024-01-31, got {value!r}")
         parsed.append(iso)
     if parsed[0] and parsed[1] and parsed[0] > parsed[1]:
-        raise ConfigError(f"date_from {parsed[0]} is after date_to {parsed[1]}")
+        raise InputError(f"date_from {parsed[0]} is after date_to {parsed[1]}")
     return parsed[0], parsed[1]

@@ -3,6 +3,6 @@
 A thin layer over the public API in `qa`: no retrieval, answering or verification happens here.
 """
 
-from qa.ui.app import build_app, launch
+from qa.ui.app import build_app, gradio_options, launch
 
-__all__ = ["build_app", "launch"]
+__all__ = ["build_app", "gradio_options", "launch"]

@@ -243,12 +243,27 @@ def launch(
     prevent_thread_lock: bool = False,
     quiet: bool = False,
 ) -> Any:
-    """Serve the app; a login (`auth`, see `qa.ui.access.ui_auth`) is required unless `host` is loopback.
+    """Serve the app on its own; `qa serve` mounts it beside the HTTP API instead (qa/api/server.py)."""
+    options = gradio_options(host=host, upload_max_mb=upload_max_mb, auth=auth, blocked_paths=blocked_paths)
+    return app.queue(default_concurrency_limit=1).launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        **options,
+    )
 
-    Gradio serves no file of ours: no allowed_paths (and GRADIO_ALLOWED_PATHS is refused), `blocked_paths` (the
-    index and the uploads) on top of any GRADIO_BLOCKED_PATHS, no share link, no monitoring page, no MCP server, no
-    run history. The upload size is checked by the app itself (with a clear message) well before the server's
-    hard limit, set at twice it.
+
+def gradio_options(
+    *, host: str, upload_max_mb: float, auth: tuple[str, str] | None, blocked_paths: Sequence[Path] = ()
+) -> dict[str, Any]:
+    """What Gradio is told however it is served (launched, or mounted in the API's FastAPI app).
+
+    A login (`auth`, see `qa.ui.access.ui_auth`) is required unless `host` is loopback. Gradio serves no file of
+    ours: no allowed_paths (and GRADIO_ALLOWED_PATHS is refused), `blocked_paths` (the index and the uploads) on top
+    of any GRADIO_BLOCKED_PATHS, no monitoring page, no MCP server, no run history. The upload size is checked by
+    the app itself (with a clear message) well before the server's hard limit, set at twice it.
     """
     if auth is None and not is_loopback(host):
         raise ConfigError(open_off_loopback(host))
@@ -259,19 +274,14 @@ def launch(
         )
     blocked = [str(p.resolve()) for p in blocked_paths]
     blocked += [p.strip() for p in os.environ.get("GRADIO_BLOCKED_PATHS", "").split(",") if p.strip()]
-    return app.queue(default_concurrency_limit=1).launch(
-        server_name=host,
-        server_port=port,
-        auth=auth,
-        css=CSS,
-        max_file_size=f"{max(1, int(upload_max_mb * 2))}mb",
-        show_error=True,
-        share=False,
-        allowed_paths=None,
-        blocked_paths=blocked or None,
-        enable_monitoring=False,
-        mcp_server=False,
-        run_history=False,
-        prevent_thread_lock=prevent_thread_lock,
-        quiet=quiet,
-    )
+    return {
+        "auth": auth,
+        "css": CSS,
+        "max_file_size": f"{max(1, int(upload_max_mb * 2))}mb",
+        "show_error": True,
+        "allowed_paths": None,
+        "blocked_paths": blocked or None,
+        "enable_monitoring": False,
+        "mcp_server": False,
+        "run_history": False,
+    }

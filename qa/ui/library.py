@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from qa import Assistant, IngestReport, Progress, QAError, keep_upload
+from qa import Assistant, Progress, ingest_upload, keep_upload, upload_summary
 from qa.ui.render import article_rows
 
 # (fraction done, what is being done) — gr.Progress fits this shape, and so does a test's list.append.
@@ -33,21 +33,6 @@ def delete(assistant: Assistant, doc_ids: Sequence[object] | None) -> str:
     )
 
 
-def _result(report: IngestReport) -> tuple[str, str]:
-    problems = "; ".join(f.error for f in report.failed)
-    if report.added or report.updated:
-        # A JSON lines file with some bad lines: its good records are in, and the row says which lines were not.
-        what = "added" if report.added else "updated"
-        articles = report.added + report.updated
-        detail = f"{articles} article(s), {report.chunks} chunks"
-        return what, f"{detail}; not indexed: {problems}" if problems else detail
-    if report.failed:
-        return "failed", problems
-    if report.unchanged:
-        return "skipped", "unchanged: already indexed with the same content"
-    return "skipped", "no articles found in the file"
-
-
 def upload(
     assistant: Assistant, files: Sequence[str] | None, progress: ProgressFn | None = None, *, received_in: Path
 ) -> tuple[list[list[str]], str]:
@@ -58,31 +43,19 @@ def upload(
     paths = [str(f) for f in (files or [])]
     if not paths:
         return [], "Choose article files first (txt, md, html or jsonl)."
-    rows: list[list[str]] = []
+    results = []
     total = len(paths)
     for i, raw in enumerate(paths):
         name = Path(raw).name
         if progress:
             progress(i / total, f"{name} ({i + 1} of {total})")
-        kept = keep_upload(raw, assistant.settings, name, received_in=received_in)
-        if kept.path is None:
-            rows.append([name, "refused" if kept.refused else "failed", kept.error or "not accepted"])
-            continue
 
         def show(p: Progress, done: int = i, name: str = name) -> None:
             if progress and p.files_total:
                 progress((done + p.files_done / p.files_total) / total, f"{name}: {p.chunks} chunks")
 
-        try:
-            report = assistant.ingest([kept.path], prune=False, on_progress=show)
-        except QAError as exc:
-            rows.append([name, "failed", str(exc)])
-            continue
-        rows.append([name, *_result(report)])
+        kept = keep_upload(raw, assistant.settings, name, received_in=received_in)
+        results.append(ingest_upload(kept, lambda path: assistant.ingest([path], prune=False, on_progress=show)))
     if progress:
         progress(1.0, "done")
-    counts = {
-        kind: sum(1 for r in rows if r[1] == kind) for kind in ("added", "updated", "skipped", "refused", "failed")
-    }
-    summary = " · ".join(f"{kind} {n}" for kind, n in counts.items() if n)
-    return rows, f"{total} file(s): {summary}."
+    return [[r.file, r.result, r.detail] for r in results], upload_summary(results)

@@ -1,4 +1,5 @@
-"""How an article's text and its chunk offsets are kept in the index: once per article, compressed.
+"""The index's layout in Chroma: its collections, an article's catalog record, and how an article's text and its
+chunk offsets are kept (once per article, compressed).
 
 A chunk in Chroma is its vector and its article's id, nothing more: its text is `text[start:end]` of its article,
 whose (masked) text and chunk spans sit in one record of the `<name>_texts` collection. Storing the text once, as a
@@ -15,8 +16,57 @@ from __future__ import annotations
 import base64
 import zlib
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from qa.chunks import StoredChunk
+
+# 2: chunks hold only their vector and doc_id; texts and offsets once per article in `<name>_texts`.
+# 1: every chunk's text as a Chroma document, with llama-index's node JSON; the article text in the catalog.
+SCHEMA_VERSION = 2
+COLLECTIONS = ("chunks", "catalog", "texts")
+
+
+def collection_names(prefix: str) -> list[str]:
+    return [f"{prefix}_{name}" for name in COLLECTIONS]
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    doc_id: str
+    file: str
+    key: str
+    file_hash: str
+    source: str
+    title: str
+    date: str | None
+    chunks: int
+    chars: int
+    file_articles: int = 0  # articles in the whole file when it was read; 0 in indexes older than this field
+
+
+def record_from_metadata(doc_id: str, meta: dict[str, Any]) -> ArticleRecord:
+    return ArticleRecord(
+        doc_id=doc_id,
+        file=str(meta["file"]),
+        key=str(meta.get("key", "")),
+        file_hash=str(meta.get("file_hash", "")),
+        source=str(meta.get("source", "")),
+        title=str(meta.get("title", "")),
+        date=str(meta["date"]) if meta.get("date") else None,
+        chunks=int(meta.get("chunks", 0)),
+        chars=int(meta.get("chars", 0)),
+        file_articles=int(meta.get("file_articles", 0)),
+    )
+
+
+def catalog_metadata(record: ArticleRecord) -> dict[str, Any]:
+    """A catalog record as Chroma metadata (its id is the doc_id; an undated article's date is "")."""
+    meta = asdict(record)
+    del meta["doc_id"]
+    meta["date"] = record.date or ""
+    return meta
+
 
 TEXT_KEY = "text"
 SPANS_KEY = "spans"
