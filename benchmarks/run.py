@@ -4,7 +4,8 @@ Parts (each also runs alone: `python benchmarks/bench_<part>.py`):
 1–2. ingest throughput against the raw encoder and a plain llama-index pipeline, re-ingest (bench_ingest.py);
 3. retrieval latency at ~1k, ~10k chunks and the full RealTimeQA index, index size, peak RSS (bench_retrieval.py);
 4. answering speed of the embedded backend and cold starts of `qa ask` and the UI (bench_answer.py,
-   bench_coldstart.py).
+   bench_coldstart.py);
+5. the index's bytes per chunk, the current layout beside layout 1 (bench_footprint.py, issue 15).
 Results go to benchmarks/RESULTS.md with the machine, date, commit and command. Figures only: nothing here
 fails on a slow result, the targets are reported as met or not met.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import bench_answer
 import bench_coldstart
+import bench_footprint
 import bench_ingest
 import bench_retrieval
 from bench_common import (
@@ -43,6 +45,7 @@ PARTS: dict[str, Callable[[Workspace], Section]] = {
     "retrieval": bench_retrieval.run,
     "answer": bench_answer.run,
     "coldstart": bench_coldstart.run,
+    "footprint": bench_footprint.run,
 }
 
 

@@ -8,6 +8,7 @@ values are forced, not defaults: the assistant promises never to contact anythin
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
@@ -45,3 +46,17 @@ def onnxruntime_offline() -> Any:
 
     onnxruntime.disable_telemetry_events()
     return onnxruntime
+
+
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` only accepts connections from this machine (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:  # a host name other than localhost may resolve to any address
+        return False

@@ -25,8 +25,9 @@ from gradio_client import Client, handle_file
 from gradio_client.client import Endpoint
 
 from qa import Assistant, ConfigError, SentenceTransformerEmbedder, Settings
+from qa.offline import is_loopback
 from qa.ui import build_app, launch, library
-from qa.ui.access import is_loopback, ui_auth
+from qa.ui.access import ui_auth
 from tests.conftest import ROOT, SEEDS, ServedUI, free_port, make_settings
 
 pytestmark = pytest.mark.integration

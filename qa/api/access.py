@@ -15,7 +15,7 @@ from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qa import ConfigError, Settings
-from qa.ui.access import is_loopback
+from qa.offline import is_loopback
 
 # Declared through HTTPBearer so the OpenAPI document names the scheme and the docs page offers to send the key.
 BEARER = HTTPBearer(auto_error=False, description="QA_API_KEY, as `Authorization: Bearer <key>`.")

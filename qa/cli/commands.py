@@ -146,6 +146,11 @@ def _print_report(report: IngestReport) -> None:
         f"removed {report.removed} · failed {len(report.failed)} · {report.chunks} chunks written "
         f"in {report.seconds:.1f} s"
     )
+    if report.extracted:
+        found = ", ".join(
+            f"{n} by {'the fallback rules' if how == 'rules' else how}" for how, n in report.extracted.items()
+        )
+        out.print(f"  HTML pages read: {found}")
     for failure in report.failed:
         out.print(f"  [yellow]skipped[/yellow] {escape(failure.path)}: {escape(failure.error)}")
 

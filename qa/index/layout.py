@@ -43,6 +43,8 @@ class ArticleRecord:
     chunks: int
     chars: int
     file_articles: int = 0  # articles in the whole file when it was read; 0 in indexes older than this field
+    author: str = ""  # of an HTML page, when it names one
+    site: str = ""  # the site name of an HTML page
 
 
 def record_from_metadata(doc_id: str, meta: dict[str, Any]) -> ArticleRecord:
@@ -57,6 +59,8 @@ def record_from_metadata(doc_id: str, meta: dict[str, Any]) -> ArticleRecord:
         chunks=int(meta.get("chunks", 0)),
         chars=int(meta.get("chars", 0)),
         file_articles=int(meta.get("file_articles", 0)),
+        author=str(meta.get("author", "")),
+        site=str(meta.get("site", "")),
     )
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -46,6 +46,10 @@ class Article:
     title: str
     date: str | None
     text: str
+    # Read from an HTML page: its author and site name, and what found its body ("trafilatura" or "rules").
+    author: str = ""
+    site: str = ""
+    extractor: str = ""
 
     @property
     def content_hash(self) -> str:
@@ -264,48 +268,18 @@ def _parse_markdown(file: str, text: str) -> Article:
 
 # --- HTML -------------------------------------------------------------------------------------
 
-_DATE_META = ("article:published_time", "datepublished", "pubdate", "publishdate", "date", "dc.date")
-BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre")
-
 
 def _parse_html(file: str, text: str) -> Article:
-    from bs4 import BeautifulSoup  # imported here: only HTML ingest pays for it
+    from qa.ingest.html import read_page  # imported here: only HTML ingest pays for its libraries
 
-    from qa.ingest.hidden_text import drop_hidden
-
-    soup = BeautifulSoup(text, "html.parser")
-    drop_hidden(soup)  # text a reader never sees (display:none, white letters, …) is no part of the article
-    for tag in soup(["script", "style", "noscript", "nav", "footer", "aside", "form", "template"]):
-        tag.decompose()
-
-    def meta(*names: str) -> str | None:
-        for name in names:
-            tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
-            if tag and tag.get("content"):
-                return str(tag["content"])
-        return None
-
-    h1 = soup.find("h1")
-    title = meta("og:title") or (h1.get_text(" ", strip=True) if h1 else "")
-    if not title and soup.title:
-        title = soup.title.get_text(" ", strip=True)
-    time_tag = soup.find("time", attrs={"datetime": True})
-    date = _date(meta(*_DATE_META) or (time_tag["datetime"] if time_tag else None))
-    canonical = soup.find("link", attrs={"rel": "canonical"})
-    source = meta("og:url") or (str(canonical["href"]) if canonical and canonical.get("href") else file)
-
-    for tag in soup(["head", "title", "meta", "link"]):
-        tag.decompose()  # read above; a page without a <body> must not make its <title> the article
-    root = soup.find("article") or soup.body or soup
-    blocks = []
-    for tag in root.find_all(BLOCKS):
-        if tag.find_parent(BLOCKS):
-            continue  # nested block: its text is already in the parent's
-        words = tag.get_text(" ", strip=True)
-        if words and words != title:
-            blocks.append(words)
-    body = "\n\n".join(blocks) if blocks else root.get_text("\n", strip=True)
-    return _article(file, "", source, title or _fallback_title(file), date, body, where=file)
+    page = read_page(file, text)
+    article = _article(
+        file, "", page.source, page.title or _fallback_title(file), _date(page.date), page.body, where=file
+    )
+    author, site = (
+        clean_text(v) if len(v) <= MAX_TITLE_CHARS else _cut(v, MAX_TITLE_CHARS) for v in (page.author, page.site)
+    )
+    return replace(article, author=author, site=site, extractor=page.extractor)
 
 
 # --- JSON lines -------------------------------------------------------------------------------

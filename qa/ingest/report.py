@@ -24,6 +24,11 @@ class IngestReport(BaseModel):
     removed: int = 0
     chunks: int = Field(0, description="Chunks written by this run.")
     failed: list[FailedFile] = Field(default_factory=list)
+    extracted: dict[str, int] = Field(
+        default_factory=dict,
+        description='HTML articles read this run, by what found their text: "trafilatura", or "rules" when it found '
+        "none.",
+    )
     seconds: float = 0.0
 
     @property

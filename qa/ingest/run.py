@@ -274,6 +274,8 @@ class Ingestor:
                     report.unchanged += 1
                 else:
                     pending.items.append(self._item(article, source))
+                    if article.extractor:
+                        report.extracted[article.extractor] = report.extracted.get(article.extractor, 0) + 1
                     pending.chunk_count += len(pending.items[-1].chunks)
                     new_keys[article.key] += 1
                 step(count, stream.bytes_read)
@@ -370,6 +372,8 @@ class Ingestor:
                     chunks=len(item.chunks),
                     chars=len(article.text),
                     file_articles=_READING if item.source.total is None else item.source.total,
+                    author=article.author,
+                    site=article.site,
                 )
             )
         # The text the chunks were cut from: masked, so what is stored is what retrieval may hand out.

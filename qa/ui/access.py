@@ -7,7 +7,6 @@ server: never as a URL for the server to fetch.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from pathlib import Path
 
@@ -16,21 +15,9 @@ from gradio.exceptions import InvalidPathError
 from gradio_client.utils import is_http_url_like
 
 from qa import ConfigError, Settings
+from qa.offline import is_loopback
 
 log = logging.getLogger(__name__)
-
-LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
-
-
-def is_loopback(host: str) -> bool:
-    """True when `host` only accepts connections from this machine (127.0.0.0/8, ::1, localhost)."""
-    name = host.strip().strip("[]").lower()
-    if name in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:  # a host name other than localhost may resolve to any address
-        return False
 
 
 def ui_auth(settings: Settings, host: str) -> tuple[str, str] | None:

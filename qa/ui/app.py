@@ -14,8 +14,9 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from qa import Assistant, ConfigError
+from qa.offline import is_loopback
 from qa.ui import chat, evals, library
-from qa.ui.access import is_loopback, open_off_loopback, uploads_only
+from qa.ui.access import open_off_loopback, uploads_only
 from qa.ui.render import CSS
 
 # Questions the seed articles answer (one with a follow-up, one where they disagree) and one they do not.
