@@ -286,9 +286,45 @@ def child_build(index_dir: Path, question: str) -> dict[str, Any]:
     }
 
 
+def child_profile(index_dir: Path, questions: list[Question]) -> dict[str, Any]:
+    """Where one retrieval's time goes: each part the retriever calls, timed alone per question (cache loaded)."""
+    from qa import Assistant
+    from qa.retrieval.hybrid import bm25_for
+
+    assistant = Assistant(settings_for(index_dir))
+    store = assistant.store
+    vectors = np.asarray(assistant.embedder.embed([q.text for q in questions]))
+    corpus = bm25_for(store)
+    candidates = assistant.settings.candidates
+    parts: dict[str, list[float]] = {"fingerprint": [], "bm25": [], "bm25_dated": [], "dense": [], "dense_dated": []}
+    parts["lexical_vectors"] = []
+    for q, vector in zip(questions, vectors):
+        started = time.perf_counter()
+        store.fingerprint()
+        parts["fingerprint"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        lexical = corpus.search(q.text, candidates, None, None)
+        parts["bm25"].append(time.perf_counter() - started)
+        mask = corpus.date_mask(None, q.date)
+        started = time.perf_counter()
+        corpus.search(q.text, candidates, None, q.date, mask)
+        parts["bm25_dated"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        dense = store.nearest(vector, candidates)
+        parts["dense"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        assistant.retriever._dense(corpus, vector, candidates, mask, None, q.date)  # type: ignore[attr-defined]
+        parts["dense_dated"].append(time.perf_counter() - started)
+        found = {i for i, _ in dense}
+        started = time.perf_counter()
+        store.chunk_embeddings([i for i in lexical if i not in found])
+        parts["lexical_vectors"].append(time.perf_counter() - started)
+    return {"chunks": len(corpus.ids), "parts": parts, "peak_rss_mb": peak_rss_mb()}
+
+
 def child_main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--child", choices=["ingest", "build", "measure"], required=True)
+    parser.add_argument("--child", choices=["ingest", "build", "measure", "profile"], required=True)
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--folder", type=Path)
     parser.add_argument("--questions", type=Path)
@@ -304,7 +340,7 @@ def child_main(argv: list[str]) -> None:
 
         rows = json.loads(args.questions.read_text(encoding="utf-8"))
         questions = [Question(q["text"], q["date"], tuple(q["candidates"]), q["gold"]) for q in rows]
-        result = measure(args.index, questions)
+        result = child_profile(args.index, questions) if args.child == "profile" else measure(args.index, questions)
     print(json.dumps(result), flush=True)
 
 
@@ -577,6 +613,24 @@ def write_report(progress: dict[str, Any], args: argparse.Namespace) -> None:
         "The machine is shared with another engineer's test runs (2 cores, the load column): absolute figures are "
         "pessimistic, and noisy between steps.",
     ]
+    profile = progress.get("profile")
+    if profile:
+        names = {
+            "fingerprint": "index fingerprint (revision + chunk count)",
+            "bm25": "BM25 search (bm25s)",
+            "bm25_dated": "BM25 search, date filter",
+            "dense": "dense search (Chroma HNSW)",
+            "dense_dated": "dense search, date filter (as the retriever does it)",
+            "lexical_vectors": "vectors of the BM25 hits (Chroma get by ids)",
+        }
+        section.tables.append(
+            (
+                f"Where a retrieval's time goes at {num(profile['chunks'])} chunks (each part timed alone, "
+                "`--profile`):",
+                ["Part", "p50", "p95"],
+                [[names.get(k, k), ms(percentile(v, 50)), ms(percentile(v, 95))] for k, v in profile["parts"].items()],
+            ),
+        )
     info = machine_info()
     command = "python " + " ".join(sys.argv)
     head = [f"# Benchmark: {section.title}", "", *machine_lines(info, command), ""]
@@ -628,11 +682,26 @@ def main() -> None:
     parser.add_argument("--base-articles", type=int, default=150, help="articles embedded for real (default 150)")
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--report-only", action="store_true", help="rewrite --out from progress.json and stop")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="time the parts of a retrieval on the workdir's index as it is, then stop",
+    )
     args = parser.parse_args()
     prepare_environment()
     nice_self()
-    if args.report_only:
-        write_report(json.loads((args.workdir / "progress.json").read_text(encoding="utf-8")), args)
+    if args.report_only or args.profile:
+        progress_file = args.workdir / "progress.json"
+        progress = json.loads(progress_file.read_text(encoding="utf-8"))
+        if args.profile:
+            question_file = args.workdir / "questions.json"
+            question_file.write_text(
+                json.dumps([q.to_json() for q in load_questions(args.data, args.questions)]), encoding="utf-8"
+            )
+            index = str(args.workdir / "index")
+            progress["profile"] = child("--child", "profile", "--index", index, "--questions", str(question_file))
+            progress_file.write_text(json.dumps(progress, indent=1), encoding="utf-8")
+        write_report(progress, args)
         return
     run(args)
 
