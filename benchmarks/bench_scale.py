@@ -421,7 +421,8 @@ def run(args: argparse.Namespace) -> None:
     work.mkdir(parents=True, exist_ok=True)
     index_dir = work / "index"
     progress_file = work / "progress.json"
-    progress: dict[str, Any] = {"copies": 0, "steps": [], "fills": []}
+    command = "python " + " ".join(sys.argv)
+    progress: dict[str, Any] = {"copies": 0, "steps": [], "fills": [], "command": command}
     if progress_file.exists():
         if not args.resume:
             raise SystemExit(f"{work} already holds a run; pass --resume to continue it, or another --workdir")
@@ -632,7 +633,7 @@ def write_report(progress: dict[str, Any], args: argparse.Namespace) -> None:
             ),
         )
     info = machine_info()
-    command = "python " + " ".join(sys.argv)
+    command = progress.get("command") or "python " + " ".join(sys.argv)
     head = [f"# Benchmark: {section.title}", "", *machine_lines(info, command), ""]
     args.out.write_text("\n".join(head) + "\n" + section.markdown(), encoding="utf-8")
 
@@ -683,6 +684,11 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--report-only", action="store_true", help="rewrite --out from progress.json and stop")
     parser.add_argument(
+        "--rebuild-last",
+        action="store_true",
+        help="drop the BM25 cache and time the first retrieval (a full build) again at the last step, then stop",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="time the parts of a retrieval on the workdir's index as it is, then stop",
@@ -690,9 +696,21 @@ def main() -> None:
     args = parser.parse_args()
     prepare_environment()
     nice_self()
-    if args.report_only or args.profile:
+    if args.report_only or args.profile or args.rebuild_last:
         progress_file = args.workdir / "progress.json"
         progress = json.loads(progress_file.read_text(encoding="utf-8"))
+        if args.rebuild_last and progress.get("steps"):
+            # The end ingest built the last step's BM25 cache, so that step's first retrieval only loaded it.
+            import shutil
+
+            index_dir = args.workdir / "index"
+            shutil.rmtree(index_dir / "cache", ignore_errors=True)
+            question = load_questions(args.data, args.questions)[0].text
+            built = child("--child", "build", "--index", str(index_dir), "--question", question)
+            built["rebuilt"] = True
+            progress["steps"][-1]["build"] = built
+            progress_file.write_text(json.dumps(progress, indent=1), encoding="utf-8")
+            log(f"rebuilt the BM25 index at {built['chunks']} chunks in {built['first_s']:.1f} s")
         if args.profile:
             question_file = args.workdir / "questions.json"
             question_file.write_text(
