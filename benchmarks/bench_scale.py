@@ -1,6 +1,12 @@
 """Scale benchmark (issue 15, item 2): one index grown in steps to ~500k chunks, measured at each step.
 
     python benchmarks/bench_scale.py --sizes 50k,100k,250k,500k --workdir DIR [--resume] [--out benchmarks/SCALE.md]
+    python benchmarks/bench_scale.py --workdir DIR --profile        # where one retrieval's time goes, on DIR's index
+    python benchmarks/bench_scale.py --workdir DIR --rebuild-last   # a true BM25 build at the last step (see below)
+    python benchmarks/bench_scale.py --workdir DIR --report-only    # rewrite SCALE.md + SCALE.png from progress.json
+
+At ~1,100 chunks/s for the fill and ~10 chunks/s for the real base ingest, the default run (100 base articles,
+500k chunks) took ~20 minutes on 2 shared cores; --rebuild-last adds ~3 minutes and peaks at ~5 GB RSS.
 
 How the index is built (read this before quoting a figure):
 
@@ -31,6 +37,11 @@ How the index is built (read this before quoting a figure):
   beforehand), with the date filter `date_to=<quiz date>`, and end to end; its peak RSS is the serving RSS;
   (3) a fresh `qa --backend embedded ask --mode extract` (the cache already built): seconds to its printed answer;
   (4) the index directory's size on disk (Chroma + the BM25 cache).
+- At the last step the end ingest has already built the BM25 cache, so that step's "BM25 build" is only a load:
+  `--rebuild-last` drops the cache and times a real build in a fresh process.
+- `--profile` times each part of a retrieval alone (fingerprint, BM25, dense, vectors of the BM25 hits).
+- progress.json may hold `notes` (observations measured by hand, each saying how) and `repeat` (a second
+  `--child measure` result at the last step); the report prints them, and the targets take the worse run.
 - Progress is written to `<workdir>/progress.json` after each step; `--resume` continues from the last completed
   step (copies are upserted, so a step interrupted half-way is simply written again).
 The machine is shared (2 cores); heavy work runs under `nice`, and the load average is recorded with each step.
@@ -594,6 +605,25 @@ def write_report(progress: dict[str, Any], args: argparse.Namespace) -> None:
                 last["ask"]["answer_s"] <= TARGET_FIRST_ANSWER,
             ),
         ]
+        repeat = progress.get("repeat")  # a second measuring run at the last step: the verdict takes the worse
+        if repeat and repeat.get("chunks") == last["chunks"]:
+            again = [
+                ms(percentile(repeat["plain"], 50)),
+                ms(percentile(repeat["plain"], 95)),
+                ms(percentile(repeat["dated"], 50)),
+                ms(percentile(repeat["dated"], 95)),
+                f"{repeat['peak_rss_mb']:,.0f} MB",
+            ]
+            worse = [
+                percentile(repeat["plain"], 50) <= TARGET_P50,
+                percentile(repeat["plain"], 95) <= TARGET_P95,
+                percentile(repeat["dated"], 50) <= TARGET_P50,
+                percentile(repeat["dated"], 95) <= TARGET_P95,
+                repeat["peak_rss_mb"] <= TARGET_RSS_MB,
+            ]
+            for target, value, met in zip(section.targets, again, worse):
+                target.measured += f"; repeat {value}"
+                target.met = bool(target.met and met)
         if "ingest_start" in progress and "ingest_end" in progress:
             start, end = progress["ingest_start"]["rate"], progress["ingest_end"]["rate"]
             section.targets.append(
@@ -621,6 +651,8 @@ def write_report(progress: dict[str, Any], args: argparse.Namespace) -> None:
         "The machine is shared with another engineer's test runs (2 cores, the load column): absolute figures are "
         "pessimistic, and noisy between steps.",
     ]
+    # Observations measured by hand on the same index (how, in each note), kept in progress.json under "notes".
+    section.notes += [str(note) for note in progress.get("notes", [])]
     profile = progress.get("profile")
     if profile:
         names = {
