@@ -27,7 +27,9 @@ from qa.index.locking import WaitCallback, index_lock
 from qa.settings import Settings
 
 SCRATCH_SUFFIX = "-compact"
-ASIDE_SUFFIX = "-aside"
+# A collection renamed aside while its copy takes its name. One suffix for every swap (repair, compaction,
+# migration), so `qa doctor --repair` finishes whichever of them was killed half-way.
+OLD_SUFFIX = "-old"
 _PAGE = 2000
 _SEGMENT_FOLDER = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -57,7 +59,7 @@ def compact(settings: Settings, on_wait: WaitCallback | None = None) -> CompactR
         present = [(name, copy) for name, copy in zip(names, scratch) if name in existing]
         for name, copy in present:
             report.records += _copy(client, name, copy)
-        swap_in(client, [name for name, _ in present], [copy for _, copy in present], ASIDE_SUFFIX)
+        swap_in(client, [name for name, _ in present], [copy for _, copy in present])
         if local:
             report.folders_removed = _remove_unused_folders(Path(settings.index_dir))
             _vacuum(Path(settings.index_dir) / "chroma.sqlite3")
@@ -82,15 +84,16 @@ def _copy(client: Any, name: str, copy: str) -> int:
         offset += _PAGE
 
 
-def swap_in(client: Any, names: list[str], copies: list[str], aside_suffix: str) -> None:
-    """The collections `copies` take the names `names`: each old one is renamed aside first and dropped last."""
+def swap_in(client: Any, names: list[str], copies: list[str]) -> None:
+    """The collections `copies` take the names `names`: each old one is renamed aside (OLD_SUFFIX) first and
+    dropped last."""
     existing = {str(getattr(c, "name", c)) for c in client.list_collections()}
     olds = [name for name in names if name in existing]
     for name in olds:
-        client.get_collection(name, embedding_function=None).modify(name=name + aside_suffix)
+        client.get_collection(name, embedding_function=None).modify(name=name + OLD_SUFFIX)
     for copy, name in zip(copies, names):
         client.get_collection(copy, embedding_function=None).modify(name=name)
-    drop(client, [name + aside_suffix for name in olds])
+    drop(client, [name + OLD_SUFFIX for name in olds])
 
 
 def drop(client: Any, names: list[str]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from qa.index.compact import OLD_SUFFIX, drop, swap_in
 from qa.index.corpus import cache_root
 from qa.index.embeddings import Embedder
 from qa.index.layout import ArticleRecord, collection_names
@@ -28,7 +29,6 @@ from qa.settings import Settings
 _PAGE = 500
 _SHOWN = 20  # article ids listed per problem
 REPAIR_SUFFIX = "-repair"  # collection prefix the repair builds under
-OLD_SUFFIX = "-old"  # a collection renamed aside while the repaired one takes its name
 
 
 class Problem(BaseModel):
@@ -181,18 +181,8 @@ class Doctor:
     def _swap(self, repaired: Store) -> None:
         """The repaired collections take the index's names; the old ones are renamed aside first, dropped last."""
         store = self.store
-        revision = store.revision() + 1
-        old = store.collections()
-        names = tuple(c.name for c in old)
-        new = repaired.collections()
-        client = store.client
-        for collection in old:
-            collection.modify(name=collection.name + OLD_SUFFIX)
-        for collection, name in zip(new, names):
-            collection.modify(name=name)
-        client.get_collection(names[1], embedding_function=None).modify(metadata={"revision": revision})
-        for name in names:
-            client.delete_collection(name + OLD_SUFFIX)
+        repaired.catalog.modify(metadata={"revision": store.revision() + 1})
+        swap_in(store.client, self._names(), collection_names(repaired.settings.collection))
         repaired.close()
         store.close()
 
@@ -202,7 +192,7 @@ class Doctor:
         return [
             Problem(
                 check="repair",
-                message=f"an interrupted repair left the collection {name}{OLD_SUFFIX}",
+                message=f"an interrupted repair, compaction or migration left the collection {name}{OLD_SUFFIX}",
                 count=1,
             )
             for name in self._names()
@@ -244,12 +234,7 @@ def _count(client: Any, name: str) -> int:
 
 def _drop(store: Store) -> None:
     """Drop a store's collections, if they exist."""
-    client = store.client
-    for name in collection_names(store.settings.collection):
-        try:
-            client.delete_collection(name)
-        except Exception:  # chromadb raises NotFoundError (ValueError in older versions) for a missing collection
-            continue
+    drop(store.client, collection_names(store.settings.collection))
     store.close()
 
 

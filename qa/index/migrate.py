@@ -25,7 +25,6 @@ from qa.settings import Settings
 from qa.text.injection import mask
 
 SCRATCH_SUFFIX = "-migrate"
-ASIDE_SUFFIX = "-layout1"
 _PAGE = 200  # articles per page: their chunks (~15 each) and vectors are read and written together
 
 
@@ -84,9 +83,7 @@ def migrate(
             collection_names(scratch_settings.collection)[1], embedding_function=None
         )
         scratch_catalog.modify(metadata={"revision": revision})
-        swap_in(
-            client, [chunks_name, catalog_name, texts_name], collection_names(scratch_settings.collection), ASIDE_SUFFIX
-        )
+        swap_in(client, [chunks_name, catalog_name, texts_name], collection_names(scratch_settings.collection))
         return report
 
 
