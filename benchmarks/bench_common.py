@@ -328,6 +328,21 @@ def load_now() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
+def rss_parts_mb() -> dict[str, float]:
+    """This process's resident memory now, by kind (Linux /proc/self/status): `anon` (heap, arrays, the models) and
+    `file` (pages of memory-mapped files, such as the BM25 cache: the kernel drops them under memory pressure and
+    reads them again)."""
+    parts = {"anon": math.nan, "file": math.nan}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("RssAnon", "RssFile"):
+                parts[name[3:].lower()] = int(value.split()[0]) / 1024
+    except OSError:
+        pass
+    return parts
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

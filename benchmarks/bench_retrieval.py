@@ -34,6 +34,7 @@ from bench_common import (
     peak_rss_mb,
     percentile,
     prepare_environment,
+    rss_parts_mb,
     run_child,
     secs,
 )
@@ -132,6 +133,7 @@ def measure(index_dir: Path, questions: list[Question]) -> dict[str, Any]:
         "passages": float(np.mean(passages)),
         "cache_misses": embedder.misses,
         "peak_rss_mb": peak_rss_mb(),
+        "rss_now_mb": rss_parts_mb(),  # after every retrieval: what stays resident, by kind
     }
 
 

@@ -113,7 +113,7 @@ def test_two_assistants_on_one_server_see_each_others_changes(
     # Both see the change's new revision (a collection object alone keeps the metadata it was opened with),
     # so keyword indexes built from the older revision are rebuilt.
     assert on_server.store.revision() == other.store.revision() == revision + 1
-    assert all(c.doc_id != overview.doc_id for c in bm25_for(on_server.store).chunks)
+    assert all(c.doc_id != overview.doc_id for c in bm25_for(on_server.store).live_chunks())
     assert [Path(r.source).name for r in on_server.articles()] == [SEED_EXCHANGE]
 
 

@@ -4,12 +4,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa import Assistant, IndexMismatchError, SentenceTransformerEmbedder
+from qa.index.layout import FOLDERS_FLAG, FOLDERS_KEY, ArticleRecord, folders_of
 from qa.index.store import Store
 from qa.ingest.run import Ingestor
-from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, make_settings
+from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, SEEDS, make_settings
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +57,61 @@ def test_a_file_deleted_from_an_ingested_folder_is_pruned(assistant: Assistant, 
     assert (report.removed, report.unchanged) == (1, 1)
     assert [Path(r.source).name for r in assistant.articles()] == [SEED_OVERVIEW]
     assert {c.doc_id for c in assistant.store.iter_chunks()} == {assistant.articles()[0].doc_id}
+
+
+def test_a_deleted_subfolder_is_pruned_and_a_sibling_folder_is_not(assistant: Assistant, tmp_path: Path) -> None:
+    news = tmp_path / "news"
+    for folder, seed in (("jan", SEED_OVERVIEW), ("feb", SEED_EXCHANGE)):
+        (news / folder).mkdir(parents=True)
+        shutil.copy(SEEDS / seed, news / folder / seed)
+    sibling = tmp_path / "news-archive"  # shares the prefix "news", not the folder
+    sibling.mkdir()
+    (sibling / "note.txt").write_text("Archive note\n\nThe rail strike in Lyon ended on Monday after talks.\n")
+    assistant.ingest([news, sibling])
+    shutil.rmtree(news / "feb")
+    report = assistant.ingest([news])
+    assert report.removed == 1
+    assert sorted(Path(r.file).name for r in assistant.articles()) == sorted([SEED_OVERVIEW, "note.txt"])
+
+
+def test_ingest_reads_only_the_catalog_records_of_its_own_files(
+    assistant: Assistant, seeds_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.txt").write_text("Rail note\n\nThe rail strike in Lyon ended on Monday after talks.\n")
+    assistant.ingest([seeds_copy, other])
+    reads: list[object] = []
+    articles = Store.articles
+
+    def counted(store: Store, where: dict[str, object] | None = None) -> list[ArticleRecord]:
+        reads.append(where)
+        return articles(store, where)
+
+    monkeypatch.setattr(Store, "articles", counted)
+    (seeds_copy / SEED_EXCHANGE).unlink()
+    report = assistant.ingest([seeds_copy])
+    assert (report.removed, report.unchanged) == (1, 1)
+    assert None not in reads  # never the whole catalog: the files' records, then the folder's
+    assert sorted(Path(r.file).name for r in assistant.articles()) == sorted(["note.txt", SEED_OVERVIEW])
+
+
+def test_an_index_written_without_folder_lists_gets_them_once_and_prunes_as_before(
+    assistant: Assistant, seeds_copy: Path
+) -> None:
+    assistant.ingest([seeds_copy])
+    store = assistant.store
+    # As an index written before catalog records listed their folders: no lists, no flag.
+    ids = [r.doc_id for r in store.articles()]
+    store.catalog.update(ids=ids, metadatas=[{FOLDERS_KEY: None}] * len(ids))
+    store.chunks.modify(metadata={k: v for k, v in (store.chunks.metadata or {}).items() if k != FOLDERS_FLAG})
+    assert store.articles_under(str(seeds_copy.resolve())) == []
+    (seeds_copy / SEED_EXCHANGE).unlink()
+    report = assistant.ingest([seeds_copy])
+    assert report.removed == 1
+    assert [Path(r.file).name for r in assistant.articles()] == [SEED_OVERVIEW]
+    assert (store.chunks.metadata or {}).get(FOLDERS_FLAG)
+    assert [r.doc_id for r in store.articles_under(str(seeds_copy.resolve()))] == [assistant.articles()[0].doc_id]
 
 
 def test_no_prune_keeps_articles_of_deleted_files(assistant: Assistant, seeds_copy: Path) -> None:
@@ -158,3 +215,28 @@ def test_an_interrupted_big_file_resumes_after_what_was_written(
     assert (resumed.unchanged, resumed.added) == (1, 5)
     again = Assistant(settings, embedder=embedder).ingest([export])
     assert (again.unchanged, again.added) == (6, 0)
+
+
+def test_a_record_whose_file_is_no_absolute_path_is_stored_and_upgraded_without_folders(
+    assistant: Assistant, seeds_copy: Path
+) -> None:
+    # As a tool writing straight through the Store names its articles (the scale benchmark: `scale://copy-3`).
+    record = ArticleRecord(
+        doc_id="feedfacefeedface",
+        file="scale://copy-3",
+        key="k",
+        file_hash="h",
+        source="s",
+        title="A copy",
+        date="2024-01-04",
+        chunks=1,
+        chars=24,
+    )
+    store = assistant.store
+    store.add_chunks(["feedfacefeedface:0"], np.ones((1, 384), dtype=np.float32) / np.sqrt(384))
+    store.add_articles([record], ["A copy of a wire story."], [[(0, 24)]], [np.ones(384) / np.sqrt(384)])
+    assert folders_of(record.file) == []
+    store.chunks.modify(metadata={k: v for k, v in (store.chunks.metadata or {}).items() if k != FOLDERS_FLAG})
+    assistant.ingest([seeds_copy])  # upgrades the catalog once, skipping what lies in no folder
+    assert "feedfacefeedface" in {r.doc_id for r in assistant.articles()}
+    assert (store.chunks.metadata or {}).get(FOLDERS_FLAG)

@@ -168,7 +168,7 @@ def test_an_ingest_by_another_process_is_seen_by_the_next_retrieval(
     after = assistant.retrieve(DRONES)  # the same question: the remembered passages are not reused
     assert any("176 drones" in p.text for p in after), [p.text[:60] for p in after]
     assert retrieval_module.bm25_for(assistant.store) is not cached
-    assert {c.doc_id for c in retrieval_module.bm25_for(assistant.store).chunks} == {
+    assert {c.doc_id for c in retrieval_module.bm25_for(assistant.store).live_chunks()} == {
         r.doc_id for r in assistant.articles()
     }
 
@@ -188,6 +188,6 @@ def test_chunks_written_without_a_revision_bump_are_counted_within_a_second(
     monkeypatch.setattr(store_module, "COUNT_TTL", 0.0)
     revision_now, count_now = assistant.store.fingerprint()
     assert revision_now == revision and 0 < count_now < count
-    assert {c.doc_id for c in retrieval_module.bm25_for(assistant.store).chunks} == {
+    assert {c.doc_id for c in retrieval_module.bm25_for(assistant.store).live_chunks()} == {
         c.doc_id for c in other.iter_chunks()
     }

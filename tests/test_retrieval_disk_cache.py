@@ -13,6 +13,7 @@ import pytest
 from qa import Assistant, SentenceTransformerEmbedder
 from qa.chunks import Passage, StoredChunk
 from qa.index import corpus as corpus_module
+from qa.index import segments as segments_module
 from qa.retrieval import hybrid as retrieval_module
 from tests.conftest import SEED_EXCHANGE, SEED_OVERVIEW, SEEDS, make_settings
 
@@ -38,15 +39,18 @@ def fresh(index_dir: Path, embedder: SentenceTransformerEmbedder, monkeypatch: p
 
 
 class Builds:
-    """Counts how often the BM25 index is built from the store's chunks (instead of loaded from disk)."""
+    """Counts how often the BM25 index is built from all of the store's chunks (instead of loaded from disk or
+    extended by a delta segment)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
         build = corpus_module.BM25Index.build
 
-        def counted(chunks: list[StoredChunk]) -> corpus_module.BM25Index:
-            self.count += 1
-            return build(chunks)
+        def counted(
+            chunks: list[StoredChunk], background: corpus_module.Background | None = None
+        ) -> corpus_module.BM25Index:
+            self.count += background is None
+            return build(chunks, background)
 
         monkeypatch.setattr(corpus_module.BM25Index, "build", staticmethod(counted))
 
@@ -84,11 +88,15 @@ def test_results_are_the_same_with_and_without_the_cache(
     index = tmp_path / "index"
     Assistant(make_settings(index), embedder=embedder).ingest([SEEDS])
     loaded = everything(fresh(index, embedder, monkeypatch))
-    monkeypatch.setattr(retrieval_module, "load_cached", lambda root, key: None)
+    monkeypatch.setattr(segments_module, "load", lambda root, key: None)
     assert everything(fresh(index, embedder, monkeypatch)) == loaded
 
 
-def test_the_cache_is_rebuilt_when_the_index_changes(
+def manifest(index_dir: Path) -> dict[str, object]:
+    return dict(json.loads((index_dir / "cache" / "bm25-articles-deltas" / "manifest.json").read_text()))
+
+
+def test_the_cache_follows_the_index_by_delta_segments_without_a_rebuild(
     tmp_path: Path, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     index = tmp_path / "index"
@@ -97,22 +105,29 @@ def test_the_cache_is_rebuilt_when_the_index_changes(
     before = meta(index)
     builds = Builds(monkeypatch)
 
-    # Another ingest saves a new cache itself; a fresh assistant loads it and finds the new article.
+    # Another ingest adds a delta segment and saves it; a fresh assistant loads both and finds the new article.
     first.ingest([SEEDS / SEED_EXCHANGE])
-    assert builds.count == 1 and meta(index)["revision"] == int(str(before["revision"])) + 1
+    assert builds.count == 0 and meta(index) == before  # the main segment stays as it was saved
+    key = manifest(index)["key"]
+    assert isinstance(key, dict) and (key["revision"], key["chunks"]) == first.store.fingerprint()
     second = fresh(index, embedder, monkeypatch)
     assert any("176 drones" in p.text for p in second.retrieve(QUESTIONS[0]))
-    assert builds.count == 1
+    assert len(retrieval_module.bm25_for(second.store).segments) == 2
 
-    # A remove leaves the saved cache stale: the next retrieval anywhere builds and saves it again.
+    # A remove (another process's) masks the article's chunks: the next retrieval anywhere saves that, and
+    # nothing is built from the store.
     exchange = next(r.doc_id for r in second.articles() if Path(r.file).name == SEED_EXCHANGE)
     assert second.remove([exchange]) == 1
     third = fresh(index, embedder, monkeypatch)
     assert not any(p.doc_id == exchange for p in third.retrieve(QUESTIONS[0]))
-    assert builds.count == 2
-    assert (meta(index)["revision"], meta(index)["chunks"]) == third.store.fingerprint()
+    assert builds.count == 0
+    key = manifest(index)["key"]
+    assert isinstance(key, dict) and (key["revision"], key["chunks"]) == third.store.fingerprint()
+    assert {c.doc_id for c in retrieval_module.bm25_for(third.store).live_chunks()} == {
+        r.doc_id for r in third.articles()
+    }
     fresh(index, embedder, monkeypatch).retrieve(QUESTIONS[1])
-    assert builds.count == 2
+    assert builds.count == 0
 
 
 def test_a_rebuilt_index_does_not_reuse_the_cache_of_the_one_it_replaced(
@@ -123,7 +138,7 @@ def test_a_rebuilt_index_does_not_reuse_the_cache_of_the_one_it_replaced(
     assistant = Assistant(make_settings(index), embedder=embedder)
     assistant.ingest([SEEDS])
     old = meta(index)
-    monkeypatch.setattr(retrieval_module, "save_cached", lambda root, key, index: False)  # the old copy stays
+    monkeypatch.setattr(segments_module, "save", lambda root, key, corpus, main: False)  # the old copy stays
     assistant.ingest([SEEDS], rebuild=True)
     assert (
         (meta(index)["revision"], meta(index)["chunks"])

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -31,7 +32,9 @@ from qa.text.dates import date_number
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 2  # bump when the files, the tokenisation or the chunk fields change; 2: article texts, compressed
+# Bump when the files, the tokenisation or the chunk fields change. 2: article texts, compressed; 3: token totals
+# (what a delta segment's scores are computed against, see qa/index/segments.py).
+CACHE_FORMAT = 3
 STOPWORDS = "en"
 STEMMER = "english"
 
@@ -113,30 +116,45 @@ class BM25Index:
         ids: list[str] | None = None,
         date_nums: np.ndarray | None = None,
         retriever: Any = None,
+        tokens: int = 0,
     ) -> None:
         import Stemmer
 
         self.stemmer = Stemmer.Stemmer(STEMMER)
         self.chunks = chunks
         self.ids = ids if ids is not None else [c.chunk_id for c in chunks]
-        self.position = {chunk_id: n for n, chunk_id in enumerate(self.ids)}
         if date_nums is None:
             date_nums = np.array([date_number(c.date) for c in chunks], dtype=np.int64)
         self.date_nums = date_nums
         self.retriever = retriever
+        self.tokens = tokens  # word tokens in all chunks together (a chunk's length, for BM25, is its token count)
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        return {chunk_id: n for n, chunk_id in enumerate(self.ids)}
 
     @classmethod
-    def build(cls, chunks: list[StoredChunk]) -> BM25Index:
-        """Tokenise and index the chunks (title and text), ~15 s at 70k chunks."""
+    def build(cls, chunks: list[StoredChunk], background: Background | None = None) -> BM25Index:
+        """Tokenise and index the chunks (title and text), ~15 s at 70k chunks.
+
+        With a `background`, the chunks are scored as if they were indexed together with the chunks it describes
+        (a delta segment, see qa/index/segments.py)."""
         index = cls(chunks)
         if chunks:
             import bm25s
 
             texts = [f"{c.title}\n{c.text}" for c in chunks]
             tokens = bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=index.stemmer, show_progress=False)
-            index.retriever = bm25s.BM25()
+            index.tokens = sum(len(ids) for ids in tokens.ids)
+            index.retriever = bm25s.BM25() if background is None else _scored_against(background, tokens.vocab)
             index.retriever.index(tokens, show_progress=False)
         return index
+
+    def doc_freqs(self) -> tuple[dict[str, int], np.ndarray]:
+        """This segment's vocabulary and, per word id, how many of its chunks hold the word."""
+        if self.retriever is None:
+            return {}, np.zeros(0, dtype=np.int64)
+        return self.retriever.vocab_dict, np.diff(np.asarray(self.retriever.scores["indptr"]))
 
     def date_mask(self, date_from: str | None, date_to: str | None) -> np.ndarray | None:
         """Which chunks fall in the range (None: no range). An undated chunk falls in none."""
@@ -148,6 +166,12 @@ class BM25Index:
     def search(
         self, query: str, k: int, date_from: str | None, date_to: str | None, mask: np.ndarray | None = None
     ) -> list[str]:
+        if mask is None:
+            mask = self.date_mask(date_from, date_to)
+        return [chunk_id for chunk_id, _ in self.scored(query, k, mask)]
+
+    def scored(self, query: str, k: int, mask: np.ndarray | None) -> list[tuple[str, float]]:
+        """The k best chunks for the query among those `mask` keeps (all: None), with their BM25 scores."""
         import bm25s
 
         if self.retriever is None:
@@ -155,12 +179,83 @@ class BM25Index:
         tokens = bm25s.tokenize([query], stopwords=STOPWORDS, stemmer=self.stemmer, show_progress=False)
         if not tokens.vocab:
             return []
-        if mask is None:
-            mask = self.date_mask(date_from, date_to)
         weights = mask.astype(np.float32) if mask is not None else None
         k = min(k, len(self.chunks))
         docs, scores = self.retriever.retrieve(tokens, k=k, weight_mask=weights, show_progress=False, n_threads=1)
-        return [self.ids[int(i)] for i, s in zip(docs[0], scores[0]) if s > 0]
+        return [(self.ids[int(i)], float(s)) for i, s in zip(docs[0], scores[0]) if s > 0]
+
+
+@dataclass(frozen=True)
+class Background:
+    """The chunks a new segment is scored together with: how many, their tokens, and each word's document count."""
+
+    docs: int
+    tokens: int
+    segments: tuple[tuple[dict[str, int], np.ndarray], ...]  # each segment's doc_freqs()
+
+    @classmethod
+    def of(cls, segments: Sequence[BM25Index]) -> Background:
+        return cls(
+            docs=sum(len(s.ids) for s in segments),
+            tokens=sum(s.tokens for s in segments),
+            segments=tuple(s.doc_freqs() for s in segments),
+        )
+
+    def doc_freq(self, word: str) -> int:
+        total = 0
+        for vocab, freqs in self.segments:
+            n = vocab.get(word)
+            if n is not None and n < len(freqs):
+                total += int(freqs[n])
+        return total
+
+
+def _scored_against(background: Background, vocab: dict[str, int]) -> Any:
+    """A bm25s index whose scores count `background`'s chunks in the document count, the average length and each
+    word's document frequency, as if one index held both: its scores rank against the background's own.
+
+    bm25s computes these from the indexed documents alone; `build_index_from_ids` is its documented place to
+    build differently, and this one differs from bm25s's only in those three numbers (the segment tests check
+    that the scores equal those of one index over everything)."""
+    import bm25s
+    import scipy.sparse as sp
+    from bm25s import scoring
+
+    word_of = {n: word for word, n in vocab.items()}
+
+    class WithBackground(bm25s.BM25):  # type: ignore[misc]
+        def build_index_from_ids(
+            self,
+            unique_token_ids: list[int],
+            corpus_token_ids: list[list[int]],
+            show_progress: bool = True,
+            leave_progress: bool = False,
+        ) -> dict[str, Any]:
+            self.nonoccurrence_array = None  # only BM25L and BM25+ use one; bm25s's default (Lucene) does not
+            own = scoring._calculate_doc_freqs(corpus_token_ids, unique_token_ids, show_progress=False)
+            docs = background.docs + len(corpus_token_ids)
+            average = (background.tokens + sum(len(ids) for ids in corpus_token_ids)) / docs
+            freqs = {n: df + background.doc_freq(word_of.get(n, "")) for n, df in own.items()}
+            idf = scoring._build_idf_array(freqs, docs, scoring._select_idf_scorer(self.idf_method), self.dtype)
+            data, rows, columns = scoring._build_scores_and_indices_for_matrix(
+                corpus_token_ids=corpus_token_ids,
+                idf_array=idf,
+                avg_doc_len=average,
+                doc_frequencies=own,
+                k1=self.k1,
+                b=self.b,
+                delta=self.delta,
+                nonoccurrence_array=None,
+                method=self.method,
+                dtype=self.dtype,
+                int_dtype=self.int_dtype,
+                show_progress=False,
+            )
+            shape = (len(corpus_token_ids), len(unique_token_ids))
+            matrix = sp.csc_matrix((data, (rows, columns)), shape=shape, dtype=self.dtype)
+            return {"data": matrix.data, "indices": matrix.indices, "indptr": matrix.indptr, "num_docs": shape[0]}
+
+    return WithBackground()
 
 
 def date_bounds(date_from: str | None, date_to: str | None) -> tuple[int, int]:
@@ -206,27 +301,11 @@ def cache_key(collection: str, identity: str, fingerprint: tuple[int, int]) -> d
     }
 
 
-def _folder(collection: str) -> str:
+def folder_of(collection: str) -> str:
     return f"bm25-{collection}"
 
 
-def load_cached(root: Path, key: dict[str, Any]) -> BM25Index | None:
-    """The saved copy when it matches `key`; None when there is none, it is stale, or it cannot be read."""
-    folder = root / _folder(str(key["collection"]))
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if meta != key:
-        return None
-    try:
-        return _read(folder, int(key["chunks"]))
-    except Exception as exc:  # a truncated or tampered file: rebuild, never fail the question
-        log.info("Ignoring the unreadable retrieval cache in %s (%s: %s)", folder, type(exc).__name__, exc)
-        return None
-
-
-def _read(folder: Path, count: int) -> BM25Index:
+def read_segment(folder: Path, count: int) -> BM25Index:
     columns = json.loads((folder / "columns.json").read_text(encoding="utf-8"))
     ids: list[str] = columns["ids"]
     articles = [(str(a[0]), str(a[1]), a[2], str(a[3])) for a in columns["articles"]]
@@ -251,7 +330,7 @@ def _read(folder: Path, count: int) -> BM25Index:
         retriever = bm25s.BM25.load(folder / "bm25", mmap=True, show_progress=False)
         if int(retriever.scores["num_docs"]) != count:
             raise ValueError("the BM25 index does not match the chunk table")
-    return BM25Index(table, ids=ids, date_nums=arrays["date_nums"], retriever=retriever)
+    return BM25Index(table, ids=ids, date_nums=arrays["date_nums"], retriever=retriever, tokens=int(columns["tokens"]))
 
 
 _CHUNK_ARRAYS = ("article_of", "starts", "ends", "date_nums")
@@ -264,13 +343,13 @@ def save_cached(root: Path, key: dict[str, Any], index: BM25Index) -> bool:
     A failure (a read-only index directory, a full disk) is logged and otherwise ignored: the cache only
     saves time.
     """
-    folder = root / _folder(str(key["collection"]))
+    folder = root / folder_of(str(key["collection"]))
     staging: Path | None = None
     try:
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=root))
         staging.chmod(0o755)  # mkdtemp's 0700 would hide the cache from other users of a shared index
-        _write(staging, key, index)
+        write_segment(staging, key, index)
         old = root / f".{folder.name}-old-{os.getpid()}"
         with contextlib.suppress(FileNotFoundError):
             folder.rename(old)  # a directory cannot be renamed over a non-empty one; readers see none meanwhile
@@ -292,7 +371,7 @@ def save_cached(root: Path, key: dict[str, Any], index: BM25Index) -> bool:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def _write(folder: Path, key: dict[str, Any], index: BM25Index) -> None:
+def write_segment(folder: Path, key: dict[str, Any], index: BM25Index) -> None:
     chunks = index.chunks
     articles: dict[tuple[str, str, str | None, str], int] = {}
     article_of = np.empty(len(chunks), dtype=np.int32)
@@ -322,7 +401,7 @@ def _write(folder: Path, key: dict[str, Any], index: BM25Index) -> None:
     }
     for name in _ARRAYS:
         np.save(folder / f"{name}.npy", arrays[name], allow_pickle=False)
-    columns = {"ids": index.ids, "articles": [list(a) for a in articles]}
+    columns = {"ids": index.ids, "articles": [list(a) for a in articles], "tokens": index.tokens}
     (folder / "columns.json").write_text(json.dumps(columns, ensure_ascii=False), encoding="utf-8")
     if index.retriever is not None:
         index.retriever.save(folder / "bm25", show_progress=False)

@@ -17,6 +17,7 @@ import base64
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import PurePath
 from typing import Any
 
 from qa.chunks import StoredChunk
@@ -69,7 +70,23 @@ def catalog_metadata(record: ArticleRecord) -> dict[str, Any]:
     meta = asdict(record)
     del meta["doc_id"]
     meta["date"] = record.date or ""
+    folders = folders_of(record.file)
+    if folders:  # Chroma takes no empty list (a file named by a relative path lies in no folder we list)
+        meta[FOLDERS_KEY] = folders
     return meta
+
+
+# Each catalog record lists the folders its file lies in (`folders`, a string list), so an ingest of a folder finds the
+# articles it may prune with one filtered read (`{"folders": {"$contains": folder}}`) instead of reading the catalog.
+# Indexes written before carry no such list until an ingest adds it once (Store.ensure_folders), which it records in
+# the chunk collection's metadata under FOLDERS_FLAG.
+FOLDERS_KEY = "folders"
+FOLDERS_FLAG = "qa_folders"
+
+
+def folders_of(file: str) -> list[str]:
+    """Every folder a file's path lies in, outermost first: `/a/b/c.txt` → `/`, `/a`, `/a/b`."""
+    return [str(folder) for folder in reversed(PurePath(file).parents)] if PurePath(file).is_absolute() else []
 
 
 TEXT_KEY = "text"

@@ -26,6 +26,8 @@ from qa.chunks import StoredChunk
 from qa.errors import ChromaUnreachableError, IndexFormatError, IndexMismatchError, QAError, StoreError
 from qa.index.chroma import Reaching, open_client
 from qa.index.layout import (
+    FOLDERS_FLAG,
+    FOLDERS_KEY,
     SCHEMA_VERSION,
     SPANS_KEY,
     TEXT_KEY,
@@ -37,6 +39,7 @@ from qa.index.layout import (
     doc_id_of,
     encode_spans,
     encode_text,
+    folders_of,
     record_from_metadata,
 )
 from qa.index.locking import WaitCallback, WriteMark, index_lock
@@ -45,6 +48,7 @@ from qa.settings import Settings
 T = TypeVar("T")
 
 _PAGE = 5000
+_FILES_PER_READ = 200  # files per `$in` read of the catalog (each read's SQL holds one variable per file)
 COUNT_TTL = 1.0  # seconds a chunk count is trusted while the revision stays the same (see Store.fingerprint)
 
 
@@ -353,6 +357,44 @@ class Store:
             if len(page["ids"]) < _PAGE:
                 return records
             offset += _PAGE
+
+    def articles_in(self, files: Sequence[str]) -> list[ArticleRecord]:
+        """The catalog records of the articles read from these files (paths as ingest resolved them)."""
+        records: list[ArticleRecord] = []
+        for start in range(0, len(files), _FILES_PER_READ):
+            records += self.articles({"file": {"$in": list(files[start : start + _FILES_PER_READ])}})
+        return records
+
+    def articles_under(self, folder: str) -> list[ArticleRecord]:
+        """The catalog records of the articles read from files in `folder` or below (see Store.ensure_folders)."""
+        return self.articles({FOLDERS_KEY: {"$contains": folder}})
+
+    def ensure_folders(self) -> None:
+        """Give every catalog record its `folders` list, once per index (one read of the whole catalog; an index
+        written by this version has them from the start). Holds while writing; see FOLDERS_FLAG in layout.py."""
+        meta = dict(self.chunks.metadata or {})
+        if meta.get(FOLDERS_FLAG):
+            return
+        records = self.articles() if self.count_articles() else []
+        records = [r for r in records if folders_of(r.file)]
+        for start in range(0, len(records), _PAGE):
+            page = records[start : start + _PAGE]
+            metadatas: list[Any] = [{FOLDERS_KEY: folders_of(r.file)} for r in page]
+            self.catalog.update(ids=[r.doc_id for r in page], metadatas=metadatas)
+        self.chunks.modify(metadata={**meta, FOLDERS_FLAG: 1})
+
+    def article_ids(self) -> list[str]:
+        """Every article's id (no metadata: ~0.1 s at 39k articles, where `articles()` takes seconds)."""
+        return list(self._read(lambda: self.catalog.get(include=[]))["ids"])
+
+    def records(self, doc_ids: Sequence[str]) -> list[ArticleRecord]:
+        """The catalog records of these articles, in the order given; ids not in the catalog are left out."""
+        found: dict[str, ArticleRecord] = {}
+        for start in range(0, len(doc_ids), _PAGE):
+            page_ids = list(doc_ids[start : start + _PAGE])
+            page = self._read(functools.partial(self.catalog.get, ids=page_ids, include=["metadatas"]))
+            found.update((i, record_from_metadata(i, m)) for i, m in zip(page["ids"], page["metadatas"]))
+        return [found[doc_id] for doc_id in doc_ids if doc_id in found]
 
     def _catalog_page(self, where: dict[str, Any] | None, offset: int) -> Any:
         return self.catalog.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)

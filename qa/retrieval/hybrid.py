@@ -12,15 +12,16 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from qa.chunks import Passage, StoredChunk
 from qa.errors import ConfigError, InputError
-from qa.index.corpus import BM25Index, cache_key, cache_root, date_bounds, load_cached, save_cached
+from qa.index import segments
+from qa.index.corpus import BM25Index, cache_key, cache_root, date_bounds
 from qa.index.embeddings import Embedder
 from qa.index.store import Store
 from qa.settings import Settings
@@ -54,32 +55,69 @@ def cap_per_article(ids: Sequence[str], doc_of: dict[str, str], cap: int, limit:
     return kept
 
 
-_BM25_CACHE: dict[tuple[str, str], tuple[tuple[int, int], BM25Index]] = {}
+@dataclass
+class _Held:
+    """A process's BM25 corpus of one index: the fingerprint it matches, and its main segment's key on disk (None:
+    not saved)."""
+
+    fingerprint: tuple[int, int]
+    corpus: segments.Corpus
+    index_key: dict[str, Any]  # the cache key it was made for: the index's identity and the tokenisation
+    main_key: dict[str, Any] | None
+
+
+_BM25_CACHE: dict[tuple[str, str], _Held] = {}
 _BM25_LOCK = threading.Lock()
 
 
-def bm25_for(store: Store, fingerprint: tuple[int, int] | None = None) -> BM25Index:
-    """The BM25 index of a store, shared within the process until the store changes (its revision or count).
+def bm25_for(store: Store, fingerprint: tuple[int, int] | None = None) -> segments.Corpus:
+    """The BM25 corpus of a store, shared within the process until the store changes (its revision or count).
 
-    A process that has none yet loads the copy saved on disk (see `qa.index.corpus`), or builds it from the store's
-    chunks and saves it for the next process.
+    A process that has none yet loads the copy saved on disk (see `qa.index.corpus`). A corpus behind the store is
+    brought up to date with the articles added and removed since (`qa.index.segments`), or built again from every
+    chunk when that is due, and what is new of it is saved for the next process.
     """
     key = (store.location, store.settings.collection)
     fingerprint = fingerprint or store.fingerprint()
     with _BM25_LOCK:
-        cached = _BM25_CACHE.get(key)
-        if cached and cached[0] == fingerprint:
-            return cached[1]
+        held = _BM25_CACHE.get(key)
+        if held and held.fingerprint == fingerprint:
+            return held.corpus
         root = cache_root(store.settings)
-        saved_key = cache_key(store.settings.collection, str(store.chunks.id), fingerprint)
-        index = load_cached(root, saved_key)
-        if index is None:
-            index = BM25Index.build(list(store.iter_chunks()))
-            # Saved only when nothing was written while the chunks were read, so the copy is what its key says.
-            if len(index.ids) == fingerprint[1] and (store.revision(), store.count_chunks()) == fingerprint:
-                save_cached(root, saved_key, index)
-        _BM25_CACHE[key] = (fingerprint, index)
-        return index
+        wanted = cache_key(store.settings.collection, str(store.chunks.id), fingerprint)
+        if held is None or not segments.same_index(held.index_key, wanted):
+            held = None
+            loaded = segments.load(root, wanted)
+            if loaded is not None:
+                corpus, saved_key, saved_main = loaded
+                held = _Held((int(saved_key["revision"]), int(saved_key["chunks"])), corpus, saved_key, saved_main)
+                if held.fingerprint == fingerprint:
+                    _BM25_CACHE[key] = held
+                    return corpus
+        corpus_now = _caught_up(store, held.corpus) if held is not None else None
+        main_key: dict[str, Any] | None = held.main_key if held is not None else None
+        if corpus_now is None:
+            corpus_now, main_key = segments.Corpus([BM25Index.build(list(store.iter_chunks()))]), None
+        # Saved only when nothing was written while the chunks were read, so the copy is what its key says.
+        whole = len(corpus_now.position) == fingerprint[1]
+        unchanged = whole and (store.revision(), store.count_chunks()) == fingerprint
+        if unchanged and segments.save(root, wanted, corpus_now, main_key) and main_key is None:
+            main_key = wanted
+        _BM25_CACHE[key] = _Held(fingerprint, corpus_now, wanted, main_key)
+        return corpus_now
+
+
+def _caught_up(store: Store, corpus: segments.Corpus) -> segments.Corpus | None:
+    """`corpus` with the articles added to and removed from the store since it was built; None when a full rebuild
+    is due (see qa/index/segments.py)."""
+    current = set(store.article_ids())
+    live = corpus.live_docs()
+    added = store.records(sorted(current - live))
+    gone = live - current
+    changed = corpus.delta_chunks() + int(corpus.dead.sum()) + sum(r.chunks for r in added)
+    if segments.rebuild_due(len(corpus.main.ids), changed):
+        return None
+    return segments.extended(corpus, list(store.chunks_of(added)), gone)
 
 
 # A date range that keeps at least this share of the chunks is searched by asking Chroma for more neighbours
@@ -209,7 +247,7 @@ class HybridRetriever:
 
     def _dense(
         self,
-        corpus: BM25Index,
+        corpus: segments.Corpus,
         vector: np.ndarray,
         k: int,
         mask: np.ndarray | None,
