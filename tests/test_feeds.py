@@ -1,0 +1,292 @@
+"""Feeds and links: pages and feeds served by a real loopback HTTP server, ingested into a real index.
+
+The server holds what the web does to a fetcher: a slow page, a 404, a redirect loop, a page over the size limit,
+an image where a page was expected, and a robots.txt that shuts a folder. Each is one failure of its own, and the
+rest of the run is indexed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa import Assistant, SentenceTransformerEmbedder
+from qa.cli import commands
+from qa.cli.commands import parse_interval
+from qa.ingest.feeds import MIN_BODY_WORDS, parse_feed
+from qa.ingest.web import sort_sources
+from tests.conftest import SEED_EXCHANGE, make_settings
+
+_WORDS = (
+    "The city council met on Tuesday to discuss the new harbour bridge, which engineers say will carry "
+    "forty thousand cars a day once it opens. Residents raised concerns about noise and the loss of the old "
+    "ferry, while shop owners near the quay welcomed the prospect of more visitors. The mayor promised a second "
+    "public hearing before the final vote, and the regional transport office published its traffic study. "
+)
+
+
+def article_html(title: str, date: str, topic: str) -> str:
+    paragraphs = "".join(f"<p>{topic} {_WORDS}Paragraph {n} adds its own detail about {topic}.</p>" for n in range(4))
+    return (
+        f"<html><head><title>{title}</title><meta property='article:published_time' content='{date}'></head>"
+        f"<body><nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{paragraphs}</article>"
+        "<footer>Copyright</footer></body></html>"
+    )
+
+
+def long_text(topic: str) -> str:
+    return " ".join([f"<p>{topic} {_WORDS}</p>"] * 3)
+
+
+def rss(base: str) -> str:
+    full = long_text("Wind farm")
+
+    def teaser(n: int, title: str, path: str) -> str:
+        return (
+            f"<item><title>{title}</title><link>{base}{path}</link><guid>entry-{n}</guid>"
+            f"<pubDate>Wed, 0{n} Jan 2024 09:00:00 GMT</pubDate><description>A short teaser.</description></item>"
+        )
+
+    return (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        "<channel><title>Harbour news</title>"
+        f"<item><title>Wind farm approved</title><link>{base}/wind.html</link><guid>entry-1</guid>"
+        "<pubDate>Mon, 01 Jan 2024 09:00:00 GMT</pubDate><author>desk@example.org (Ana Desk)</author>"
+        f"<description>Short.</description><content:encoded><![CDATA[{full}]]></content:encoded></item>"
+        + teaser(2, "Bridge vote delayed", "/bridge.html")
+        + teaser(3, "Gone story", "/missing")
+        + teaser(4, "Slow story", "/slow.html")
+        + teaser(5, "Looping story", "/loop")
+        + teaser(6, "Huge story", "/huge.html")
+        + teaser(7, "Picture story", "/picture.png")
+        + teaser(8, "Private story", "/private/secret.html")
+        + "</channel></rss>"
+    )
+
+
+ATOM = (
+    '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom desk</title>'
+    "<id>urn:atom-desk</id><updated>2024-02-02T10:00:00Z</updated>"
+    "<entry><title>Ferry returns</title><id>urn:ferry</id><link href='https://example.org/ferry'/>"
+    "<updated>2024-02-02T10:00:00Z</updated>"
+    f"<content type='html'><![CDATA[{long_text('Ferry service')}]]></content></entry></feed>"
+)
+
+
+class Site(ThreadingHTTPServer):
+    daemon_threads = True
+    requested: list[str]
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Site
+
+    def log_message(self, *args: object) -> None:  # quiet: pytest shows failures, not access logs
+        pass
+
+    def send(self, status: int, kind: str, body: bytes, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self.server.requested.append(self.path)
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        path = self.path
+        if path == "/robots.txt":
+            self.send(200, "text/plain", b"User-agent: *\nDisallow: /private/\n")
+        elif path == "/article.html":
+            self.send(200, "text/html; charset=utf-8", article_html("Harbour bridge", "2024-03-05", "Bridge").encode())
+        elif path == "/bridge.html":
+            self.send(200, "text/html", article_html("Bridge page title", "2024-01-20", "Vote").encode())
+        elif path == "/feed.rss":
+            self.send(200, "application/rss+xml", rss(base).encode())
+        elif path == "/feed.atom":
+            self.send(200, "text/html", ATOM.encode())  # a feed served with the wrong type is still a feed
+        elif path == "/slow.html":
+            time.sleep(3)
+            self.send(200, "text/html", article_html("Slow", "2024-01-01", "Slow").encode())
+        elif path == "/loop":
+            self.send(302, "text/html", b"", Location="/loop-again")
+        elif path == "/loop-again":
+            self.send(302, "text/html", b"", Location="/loop")
+        elif path == "/huge.html":
+            # No Content-Length: the limit must hold while the page streams.
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            try:
+                for _ in range(40):
+                    self.wfile.write(b"<p>" + b"x" * 100_000 + b"</p>")
+            except OSError:
+                pass  # the client hung up at its limit, as it should
+        elif path == "/picture.png":
+            self.send(200, "image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+        else:
+            self.send(404, "text/html", b"<h1>Not found</h1>")
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[tuple[str, Site]]:
+    server = Site(("127.0.0.1", 0), Handler)
+    server.requested = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def web_assistant(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Assistant:
+    settings = make_settings(tmp_path / "index", fetch_timeout=1.0, fetch_max_mb=1.0)
+    return Assistant(settings, embedder=embedder)
+
+
+# --- pure parts ------------------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_intervals_read_seconds_minutes_and_hours_and_refuse_too_often() -> None:
+    assert (parse_interval("30s"), parse_interval("15m"), parse_interval("1h"), parse_interval("90")) == (
+        30,
+        900,
+        3600,
+        90,
+    )
+    for bad in ("1s", "often", "5d", ""):
+        with pytest.raises(ValueError):
+            parse_interval(bad)
+
+
+@pytest.mark.unit
+def test_sources_are_sorted_into_paths_urls_and_feeds_and_other_schemes_refused(tmp_path: Path) -> None:
+    feed = tmp_path / "news.rss"
+    feed.write_text(ATOM)
+    sources = sort_sources(["https://example.org/a", "ftp://example.org/b", str(feed), str(tmp_path), "file:///x"])
+    assert sources.urls == ["https://example.org/a"]
+    assert sources.feeds == [feed]
+    assert sources.paths == [str(tmp_path)]
+    assert [f.path for f in sources.refused] == ["ftp://example.org/b", "file:///x"]
+    assert all("only http:// and https://" in f.error for f in sources.refused)
+
+
+@pytest.mark.unit
+def test_a_feed_entry_is_full_or_a_teaser_and_html_is_no_feed() -> None:
+    feed = parse_feed(rss("http://127.0.0.1:1").encode())
+    assert feed is not None and feed.title == "Harbour news"
+    first, second = feed.entries[:2]
+    assert first.full and len(first.text.split()) >= MIN_BODY_WORDS and first.date == "2024-01-01"
+    assert not second.full and second.link.endswith("/bridge.html") and second.date == "2024-01-02"
+    assert parse_feed(article_html("A page", "2024-01-01", "Page").encode()) is None
+
+
+# --- against the loopback site -----------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_a_link_is_fetched_and_indexed_with_its_url_as_source(
+    web_assistant: Assistant, site: tuple[str, Site]
+) -> None:
+    base, _ = site
+    report = web_assistant.ingest([f"{base}/article.html"])
+    assert (report.added, report.failed, report.fetched) == (1, [], 1)
+    [record] = web_assistant.articles()
+    assert (record.title, record.date, record.source) == ("Harbour bridge", "2024-03-05", f"{base}/article.html")
+    assert Path(record.file).is_relative_to(web_assistant.settings.fetched)
+
+
+@pytest.mark.integration
+def test_a_feed_indexes_its_entries_and_each_bad_link_is_one_failure(
+    web_assistant: Assistant, site: tuple[str, Site]
+) -> None:
+    base, server = site
+    report = web_assistant.ingest([f"{base}/feed.rss"])
+    records = {r.title: r for r in web_assistant.articles()}
+    assert set(records) == {"Wind farm approved", "Bridge vote delayed"}
+    wind, bridge = records["Wind farm approved"], records["Bridge vote delayed"]
+    assert (wind.date, wind.source) == ("2024-01-01", f"{base}/wind.html")  # full content: its page not fetched
+    assert "Ana Desk" in wind.author
+    assert (bridge.date, bridge.source) == ("2024-01-02", f"{base}/bridge.html")  # the feed's date wins
+    assert "/wind.html" not in server.requested
+    assert "/private/secret.html" not in server.requested  # robots.txt said no: never asked for
+    failed = {f.path.removeprefix(base): f.error for f in report.failed}
+    assert set(failed) == {"/missing", "/slow.html", "/loop", "/huge.html", "/picture.png", "/private/secret.html"}
+    assert "404" in failed["/missing"]
+    assert "timed out after 1 s" in failed["/slow.html"] and "QA_FETCH_TIMEOUT" in failed["/slow.html"]
+    assert "redirect loop" in failed["/loop"]
+    assert "over the 1 MB limit" in failed["/huge.html"] and "QA_FETCH_MAX_MB" in failed["/huge.html"]
+    assert "image/png" in failed["/picture.png"]
+    assert "robots.txt" in failed["/private/secret.html"]
+    assert report.added == 2
+
+    again = web_assistant.ingest([f"{base}/feed.rss"])
+    assert (again.added, again.updated, again.unchanged, again.removed, again.chunks) == (0, 0, 2, 0, 0)
+    assert server.requested.count("/bridge.html") == 1  # an entry seen before is not fetched again
+
+
+@pytest.mark.integration
+def test_fetch_limits_are_per_run_and_other_schemes_are_refused(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, site: tuple[str, Site]
+) -> None:
+    base, _ = site
+    assistant = Assistant(make_settings(tmp_path / "index", fetch_max_pages=1), embedder=embedder)
+    report = assistant.ingest([f"{base}/article.html", f"{base}/bridge.html", "ftp://example.org/feed"])
+    assert report.added == 1 and report.fetched == 1
+    failed = {f.path: f.error for f in report.failed}
+    assert "QA_FETCH_MAX_PAGES" in failed[f"{base}/bridge.html"]
+    assert "only http:// and https://" in failed["ftp://example.org/feed"]
+
+
+@pytest.mark.integration
+def test_an_atom_feed_served_as_html_is_read_as_a_feed(web_assistant: Assistant, site: tuple[str, Site]) -> None:
+    base, _ = site
+    report = web_assistant.ingest([f"{base}/feed.atom"])
+    assert (report.added, report.failed) == (1, [])
+    [record] = web_assistant.articles()
+    assert (record.title, record.date, record.source) == ("Ferry returns", "2024-02-02", "https://example.org/ferry")
+
+
+@pytest.mark.integration
+def test_a_local_feed_needs_no_server_and_is_never_pruned_with_a_folder(
+    web_assistant: Assistant, seeds_copy: Path, tmp_path: Path
+) -> None:
+    feed = tmp_path / "desk.atom"
+    feed.write_text(ATOM)
+    report = web_assistant.ingest([seeds_copy, feed])
+    assert (report.added, report.failed, report.fetched) == (3, [], 0)
+    (seeds_copy / SEED_EXCHANGE).unlink()
+    again = web_assistant.ingest([seeds_copy])
+    assert (again.removed, again.unchanged) == (1, 1)
+    assert "Ferry returns" in {r.title for r in web_assistant.articles()}
+
+
+@pytest.mark.integration
+def test_qa_watch_runs_rounds_of_incremental_ingest(
+    tmp_path: Path, site: tuple[str, Site], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, _ = site
+    slept: list[float] = []
+    monkeypatch.setattr(commands.time, "sleep", slept.append)
+    monkeypatch.setenv("QA_FETCH_TIMEOUT", "1")
+    result = CliRunner().invoke(
+        commands.cli,
+        ["--index", str(tmp_path / "index"), "watch", f"{base}/feed.atom", "--every", "15m", "--rounds", "2"],
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if " round " in line]
+    assert len(lines) == 2
+    assert "round 1: added 1 " in lines[0] and "round 2: added 0 · updated 0 · unchanged 1" in lines[1]
+    assert slept == [900]
