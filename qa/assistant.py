@@ -24,9 +24,10 @@ from qa.index.layout import ArticleRecord
 from qa.index.locking import WaitCallback
 from qa.index.migrate import MigrationReport, migrate
 from qa.index.store import Store
-from qa.ingest.report import IngestReport, ProgressCallback
+from qa.ingest.fetch import url_problem
+from qa.ingest.report import FailedFile, IngestReport, ProgressCallback
 from qa.ingest.run import Ingestor
-from qa.ingest.web import Collected, WebSources, sort_sources
+from qa.ingest.web import Collected, Sources, WebSources, sort_sources
 from qa.reader.runtime import Reader, shared_reader
 from qa.reader.scoring import shipped_mix
 from qa.retrieval.followup import standalone_question
@@ -94,7 +95,35 @@ class Assistant:
         Holds the index's write lock: another writer (in this process or another) is waited for, up to
         `lock_timeout` seconds, and `on_wait` is told once that it waits.
         """
-        sources = sort_sources(check_paths(paths))
+        return self._ingest(sort_sources(check_paths(paths)), prune, rebuild, on_progress, on_wait)
+
+    def ingest_urls(
+        self,
+        urls: Iterable[str],
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_wait: WaitCallback | None = None,
+    ) -> IngestReport:
+        """Fetch and index pages and feeds by URL only (a list, or one URL): never a local path, whatever the text
+        says, so a URL typed into the web UI cannot name a file of the server. Not http(s): reported as failed."""
+        sources = Sources()
+        for url in check_paths(urls):
+            text = str(url)
+            problem = url_problem(text)
+            if problem:
+                sources.refused.append(FailedFile(path=text, error=problem))
+            else:
+                sources.urls.append(text)
+        return self._ingest(sources, False, False, on_progress, on_wait)
+
+    def _ingest(
+        self,
+        sources: Sources,
+        prune: bool,
+        rebuild: bool,
+        on_progress: ProgressCallback | None,
+        on_wait: WaitCallback | None,
+    ) -> IngestReport:
         collected = Collected()
         if sources.urls or sources.feeds:
             # Fetched before the lock is taken: a slow site must not hold up other writers of the index.

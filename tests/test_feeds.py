@@ -21,7 +21,7 @@ from qa.cli import commands
 from qa.cli.commands import parse_interval
 from qa.ingest.feeds import MIN_BODY_WORDS, parse_feed
 from qa.ingest.web import sort_sources
-from tests.conftest import SEED_EXCHANGE, make_settings
+from tests.conftest import SEED_EXCHANGE, ServedUI, make_settings
 
 _WORDS = (
     "The city council met on Tuesday to discuss the new harbour bridge, which engineers say will carry "
@@ -197,9 +197,7 @@ def test_a_feed_entry_is_full_or_a_teaser_and_html_is_no_feed() -> None:
 
 
 @pytest.mark.integration
-def test_a_link_is_fetched_and_indexed_with_its_url_as_source(
-    web_assistant: Assistant, site: tuple[str, Site]
-) -> None:
+def test_a_link_is_fetched_and_indexed_with_its_url_as_source(web_assistant: Assistant, site: tuple[str, Site]) -> None:
     base, _ = site
     report = web_assistant.ingest([f"{base}/article.html"])
     assert (report.added, report.failed, report.fetched) == (1, [], 1)
@@ -290,3 +288,35 @@ def test_qa_watch_runs_rounds_of_incremental_ingest(
     assert len(lines) == 2
     assert "round 1: added 1 " in lines[0] and "round 2: added 0 · updated 0 · unchanged 1" in lines[1]
     assert slept == [900]
+
+
+@pytest.mark.integration
+def test_the_library_adds_links_by_url_only_with_a_row_per_item(
+    web_assistant: Assistant, site: tuple[str, Site], tmp_path: Path
+) -> None:
+    from qa.ui import library
+
+    base, _ = site
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Title: Secret\n\nA file of the server that no one typed a URL for.\n")
+    text = f"{base}/article.html\n{base}/feed.rss {secret} file://{secret}"
+    rows, note = library.add_links(web_assistant, text)
+    by_item = {row[0].removeprefix(base): row[1:] for row in rows}
+    assert by_item["/article.html"][0] == "added"
+    assert by_item["/feed.rss"] == ["added", "2 article(s), " + by_item["/feed.rss"][1].split(", ")[1]]
+    assert by_item["/missing"][0] == "failed" and "404" in by_item["/missing"][1]
+    assert by_item[str(secret)][0] == "failed" and "only http:// and https://" in by_item[str(secret)][1]
+    assert by_item[f"file://{secret}"][0] == "failed"
+    assert "Secret" not in {r.title for r in web_assistant.articles()}  # a path typed here is never read
+    assert note.startswith(f"{len(rows)} item(s): added 2")
+
+
+@pytest.mark.integration
+def test_the_web_ui_adds_a_link(served_ui: ServedUI, site: tuple[str, Site]) -> None:
+    from gradio_client import Client
+
+    base, _ = site
+    client = Client(served_ui.url, verbose=False)
+    results, note, *_ = client.predict(f"{base}/article.html", "", api_name="/add_links")
+    assert [row[:2] for row in results["data"]] == [[f"{base}/article.html", "added"]], note
+    assert "Harbour bridge" in {r.title for r in served_ui.assistant.articles()}

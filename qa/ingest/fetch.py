@@ -49,6 +49,8 @@ def url_problem(url: str) -> str | None:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError as exc:
         return f"is not a valid URL ({exc})"
+    if not parts.scheme:
+        return "is not a URL; only http:// and https:// URLs are fetched (a file is ingested with `qa ingest PATH`)"
     if parts.scheme.lower() not in ("http", "https"):
         return f"only http:// and https:// URLs are fetched, not {parts.scheme or 'this'}:; save the page as a file"
     if not parts.hostname:
