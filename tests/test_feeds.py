@@ -7,6 +7,7 @@ rest of the run is indexed.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -115,7 +116,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, "text/html", ATOM.encode())  # a feed served with the wrong type is still a feed
         elif path == "/slow.html":
             time.sleep(3)
-            self.send(200, "text/html", article_html("Slow", "2024-01-01", "Slow").encode())
+            with contextlib.suppress(OSError):  # the client gave up at its timeout, as it should
+                self.send(200, "text/html", article_html("Slow", "2024-01-01", "Slow").encode())
         elif path == "/loop":
             self.send(302, "text/html", b"", Location="/loop-again")
         elif path == "/loop-again":
@@ -204,6 +206,8 @@ def test_a_link_is_fetched_and_indexed_with_its_url_as_source(web_assistant: Ass
     [record] = web_assistant.articles()
     assert (record.title, record.date, record.source) == ("Harbour bridge", "2024-03-05", f"{base}/article.html")
     assert Path(record.file).is_relative_to(web_assistant.settings.fetched)
+    again = web_assistant.ingest([f"{base}/article.html"])
+    assert (again.added, again.updated, again.unchanged, again.fetched) == (0, 0, 1, 1)  # fetched again, unchanged
 
 
 @pytest.mark.integration
@@ -261,14 +265,29 @@ def test_an_atom_feed_served_as_html_is_read_as_a_feed(web_assistant: Assistant,
 def test_a_local_feed_needs_no_server_and_is_never_pruned_with_a_folder(
     web_assistant: Assistant, seeds_copy: Path, tmp_path: Path
 ) -> None:
-    feed = tmp_path / "desk.atom"
-    feed.write_text(ATOM)
+    feed = tmp_path / "desk.rss"
+    # Latin-1, as it declares: feedparser reads the declared encoding. The teaser's link points where nothing
+    # listens (the discard port): a local feed fetches nothing, and its teaser is indexed with its own text.
+    feed.write_bytes(
+        (
+            '<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel><title>Café desk</title>'
+            "<item><title>Café reopens</title><guid>cafe</guid><pubDate>Fri, 05 Jan 2024 08:00:00 GMT</pubDate>"
+            f"<description><![CDATA[{long_text('Café owners')}]]></description></item>"
+            "<item><title>Teaser only</title><link>http://127.0.0.1:9/teaser</link>"
+            "<description>The market hall will open a new wing in March, the council said.</description></item>"
+            "</channel></rss>"
+        ).encode("latin-1")
+    )
     report = web_assistant.ingest([seeds_copy, feed])
-    assert (report.added, report.failed, report.fetched) == (3, [], 0)
+    assert (report.added, report.failed, report.fetched) == (4, [], 0)
+    records = {r.title: r for r in web_assistant.articles()}
+    assert records["Café reopens"].date == "2024-01-05" and records["Café reopens"].source == str(feed)
+    assert records["Teaser only"].source == "http://127.0.0.1:9/teaser"
     (seeds_copy / SEED_EXCHANGE).unlink()
     again = web_assistant.ingest([seeds_copy])
     assert (again.removed, again.unchanged) == (1, 1)
-    assert "Ferry returns" in {r.title for r in web_assistant.articles()}
+    assert {"Café reopens", "Teaser only"} <= {r.title for r in web_assistant.articles()}
+    assert web_assistant.ingest([feed]).unchanged == 2
 
 
 @pytest.mark.integration

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from qa.ingest.fetch import url_problem
 from qa.ingest.hidden_text import drop_hidden
 from qa.ingest.html import BLOCKS
 
@@ -57,6 +58,8 @@ def parse_feed(data: bytes) -> Feed | None:
 
 def _entry(raw: Any, number: int) -> Entry | None:
     link = str(raw.get("link") or "")
+    if url_problem(link):
+        link = ""  # feedparser takes a <guid> for the link unless told otherwise; "entry-7" is no address
     content = raw.get("content") or []
     html = str(content[0].get("value") or "") if content else ""
     text = fragment_text(html) if html else ""

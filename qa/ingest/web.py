@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 from qa.errors import DocumentError
 from qa.ingest.feeds import Entry, Feed, looks_like_xml, parse_feed
 from qa.ingest.fetch import FEED_TYPES, PAGE_TYPES, Fetched, Fetcher, FetchError, url_problem
-from qa.ingest.reading import read_bytes
 from qa.ingest.report import FailedFile
 from qa.settings import Settings
 
@@ -103,10 +102,19 @@ class WebSources:
 
     def _local_feed(self, path: Path, collected: Collected) -> None:
         resolved = path.resolve()
+        limit = int(self.settings.max_file_mb * 1_000_000)
+        # Read as bytes, not through the text checks of article files: feedparser reads the encoding the feed
+        # declares (ISO-8859-1 feeds are common), which those checks would refuse as not UTF-8.
         try:
-            data = read_bytes(resolved, int(self.settings.max_file_mb * 1_000_000))
+            size = resolved.stat().st_size
+            if size > limit:
+                raise DocumentError(str(path), f"is {size / 1e6:.1f} MB, over the QA_MAX_FILE_MB limit")
+            data = resolved.read_bytes()
         except DocumentError as exc:
             collected.failed.append(FailedFile(path=str(path), error=exc.reason))
+            return
+        except OSError as exc:
+            collected.failed.append(FailedFile(path=str(path), error=f"cannot be read ({exc.strerror or exc})"))
             return
         feed = parse_feed(data)
         if feed is None:
@@ -172,7 +180,7 @@ def _page_record(url: str, document: Fetched) -> dict[str, Any]:
     """A fetched page's article, read as a saved page is (trafilatura, else our rules); its source is its URL."""
     from qa.ingest.html import read_page
 
-    html = document.body.decode(document.charset or "utf-8", "replace")
+    html = _decoded(document)
     page = read_page(document.url, html)
     if not page.body.strip():
         raise DocumentError(url, "the page has no article text (a page of links, or one that needs JavaScript)")
@@ -185,6 +193,21 @@ def _page_record(url: str, document: Fetched) -> dict[str, Any]:
         "author": page.author,
         "site": page.site,
     }
+
+
+def _decoded(document: Fetched) -> str:
+    """The page's text: by the charset its headers name, else UTF-8, else what its own <meta charset> says."""
+    if document.charset:
+        try:
+            return document.body.decode(document.charset, "replace")
+        except LookupError:  # a charset Python does not know: guessed below
+            pass
+    try:
+        return document.body.decode("utf-8")
+    except UnicodeDecodeError:
+        from bs4 import UnicodeDammit
+
+        return str(UnicodeDammit(document.body, is_html=True).unicode_markup or "")
 
 
 def _entry_record(entry: Entry, feed: str, page: dict[str, Any] | None = None) -> dict[str, Any]:
