@@ -245,9 +245,11 @@ def test_fetch_limits_are_per_run_and_other_schemes_are_refused(
 ) -> None:
     base, _ = site
     assistant = Assistant(make_settings(tmp_path / "index", fetch_max_pages=1), embedder=embedder)
-    report = assistant.ingest([f"{base}/article.html", f"{base}/bridge.html", "ftp://example.org/feed"])
+    dead = "http://127.0.0.1:9/story"  # the discard port: nothing listens, refused at once
+    report = assistant.ingest([dead, f"{base}/article.html", f"{base}/bridge.html", "ftp://example.org/feed"])
     assert report.added == 1 and report.fetched == 1
     failed = {f.path: f.error for f in report.failed}
+    assert "cannot be reached" in failed[dead]
     assert "QA_FETCH_MAX_PAGES" in failed[f"{base}/bridge.html"]
     assert "only http:// and https://" in failed["ftp://example.org/feed"]
 

@@ -449,7 +449,7 @@ def serve(
     if not no_seed and seeds.is_dir() and assistant.status(probe_backend=False).chunks == 0:
         out.print(f"Indexing {seeds} (first run)…")
         _print_report(assistant.ingest([seeds]))
-    blocked = [settings.uploads] if settings.chroma_url else [settings.index_dir, settings.uploads]
+    blocked = [settings.uploads, settings.fetched] + ([] if settings.chroma_url else [settings.index_dir])
     try:
         app = build_server(
             assistant,

@@ -100,15 +100,16 @@ class Fetcher:
                 f"not fetched: this run already fetched {self.max_pages} pages (QA_FETCH_MAX_PAGES); the next run "
                 "fetches it, or raise the limit",
             )
-        self.pages_left -= 1
-        self.fetched += 1
         seen = [url]
         current = url
-        for _ in range(MAX_REDIRECTS + 1):
+        for hop in range(MAX_REDIRECTS + 1):
             problem = url_problem(current)
             if problem:
                 raise FetchError(url, problem if current == url else f"redirects to {current}, which {problem}")
             self._check_robots(url, current)
+            if hop == 0:  # a page robots.txt keeps us from, or a host that cannot be reached, costs no budget
+                self.pages_left -= 1
+                self.fetched += 1
             target = self._download(url, current, accepted)
             if isinstance(target, Fetched):
                 return target
@@ -185,6 +186,9 @@ class Fetcher:
                         if len(body) > _ROBOTS_MAX_BYTES:
                             break
                     rules.parse(bytes(body[:_ROBOTS_MAX_BYTES]).decode("utf-8", "replace").splitlines())
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # The first request to a host is for its robots.txt: a dead host shows here, and is said to be one.
+            return f"{origin} cannot be reached ({type(exc).__name__}: {exc}); check the address, or try later"
         except httpx.HTTPError as exc:
             return f"{origin}/robots.txt could not be read ({type(exc).__name__}); nothing of that site is fetched"
         return rules
