@@ -83,6 +83,7 @@ ATOM = (
 class Site(ThreadingHTTPServer):
     daemon_threads = True
     requested: list[str]
+    agents: set[str]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -102,6 +103,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.requested.append(self.path)
+        self.server.agents.add(self.headers.get("User-Agent", ""))
         base = f"http://127.0.0.1:{self.server.server_address[1]}"
         path = self.path
         if path == "/robots.txt":
@@ -118,6 +120,8 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(3)
             with contextlib.suppress(OSError):  # the client gave up at its timeout, as it should
                 self.send(200, "text/html", article_html("Slow", "2024-01-01", "Slow").encode())
+        elif path == "/moved":
+            self.send(301, "text/html", b"", Location="/article.html")
         elif path == "/loop":
             self.send(302, "text/html", b"", Location="/loop-again")
         elif path == "/loop-again":
@@ -142,6 +146,7 @@ class Handler(BaseHTTPRequestHandler):
 def site() -> Iterator[tuple[str, Site]]:
     server = Site(("127.0.0.1", 0), Handler)
     server.requested = []
+    server.agents = set()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -208,6 +213,19 @@ def test_a_link_is_fetched_and_indexed_with_its_url_as_source(web_assistant: Ass
     assert Path(record.file).is_relative_to(web_assistant.settings.fetched)
     again = web_assistant.ingest([f"{base}/article.html"])
     assert (again.added, again.updated, again.unchanged, again.fetched) == (0, 0, 1, 1)  # fetched again, unchanged
+
+
+@pytest.mark.integration
+def test_a_redirect_is_followed_and_the_page_read_where_it_landed(
+    web_assistant: Assistant, site: tuple[str, Site]
+) -> None:
+    base, server = site
+    report = web_assistant.ingest([f"{base}/moved"])
+    assert (report.added, report.failed) == (1, [])
+    [record] = web_assistant.articles()
+    assert record.source == f"{base}/article.html"
+    assert {agent.split("/")[0] for agent in server.agents} == {"newsqa"}
+    assert all(agent.endswith("(+local news QA assistant)") for agent in server.agents)
 
 
 @pytest.mark.integration
