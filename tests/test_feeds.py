@@ -21,7 +21,7 @@ from qa import Assistant, SentenceTransformerEmbedder
 from qa.cli import commands
 from qa.cli.commands import parse_interval
 from qa.ingest.feeds import MIN_BODY_WORDS, parse_feed
-from qa.ingest.web import sort_sources
+from qa.ingest.web import WebSources, sort_sources
 from tests.conftest import SEED_EXCHANGE, ServedUI, make_settings
 
 _WORDS = (
@@ -198,6 +198,19 @@ def test_a_feed_entry_is_full_or_a_teaser_and_html_is_no_feed() -> None:
     assert first.full and len(first.text.split()) >= MIN_BODY_WORDS and first.date == "2024-01-01"
     assert not second.full and second.link.endswith("/bridge.html") and second.date == "2024-01-02"
     assert parse_feed(article_html("A page", "2024-01-01", "Page").encode()) is None
+
+
+@pytest.mark.unit
+def test_an_empty_feed_is_nothing_to_ingest_and_a_page_is_no_feed(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.rss"
+    empty.write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>Quiet</title></channel></rss>')
+    page = tmp_path / "page.xml"
+    page.write_text(article_html("Not a feed", "2024-01-01", "Page"))
+    collected = WebSources(make_settings(tmp_path / "index")).collect([], [empty, page])
+    assert collected.files == [] and collected.fetched == 0
+    assert [(f.path, f.error) for f in collected.failed] == [
+        (str(page), "is not an RSS or Atom feed feedparser can read")
+    ]
 
 
 # --- against the loopback site -----------------------------------------------------------------------

@@ -168,6 +168,8 @@ class WebSources:
             except (FetchError, DocumentError) as exc:
                 reason = exc.reason
                 collected.failed.append(FailedFile(path=entry.link, error=reason))
+        if not records:
+            return  # an empty feed (or one whose every entry failed) is nothing to ingest, not an empty file
         if records != stored or not target.exists():
             _write(target, list(records.values()))
         collected.files.append(target)
