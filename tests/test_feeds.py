@@ -8,6 +8,11 @@ rest of the run is indexed.
 from __future__ import annotations
 
 import contextlib
+import json
+import re
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +27,7 @@ from qa.cli import commands
 from qa.cli.commands import parse_interval
 from qa.ingest.feeds import MIN_BODY_WORDS, parse_feed
 from qa.ingest.web import WebSources, sort_sources
-from tests.conftest import SEED_EXCHANGE, ServedUI, make_settings
+from tests.conftest import ROOT, SEED_EXCHANGE, ServedUI, make_settings
 
 _WORDS = (
     "The city council met on Tuesday to discuss the new harbour bridge, which engineers say will carry "
@@ -372,3 +377,26 @@ def test_the_web_ui_adds_a_link(served_ui: ServedUI, site: tuple[str, Site]) -> 
     results, note, *_ = client.predict(f"{base}/article.html", "", api_name="/add_links")
     assert [row[:2] for row in results["data"]] == [[f"{base}/article.html", "added"]], note
     assert "Harbour bridge" in {r.title for r in served_ui.assistant.articles()}
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (.ci/run installs it)")
+def test_qa_ingest_of_a_feed_contacts_only_the_site_it_names(tmp_path: Path, site: tuple[str, Site]) -> None:
+    """Under strace: the feed's host and nothing else (its entries link to the same loopback site)."""
+    from tests.test_network import environment, outside_contacts, traced
+
+    base, _ = site
+    log = tmp_path / "trace.log"
+    command = traced(log, sys.executable, "-m", "qa.cli", "ingest", "--json", f"{base}/feed.rss")
+    done = subprocess.run(
+        command,
+        env={**environment(tmp_path / "index"), "QA_FETCH_TIMEOUT": "1", "QA_FETCH_MAX_MB": "1"},
+        cwd=ROOT,
+        capture_output=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["added"] == 2
+    assert outside_contacts(log) == []
+    port = base.rsplit(":", 1)[1]
+    ports = set(re.findall(r"sin_port=htons\((\d+)\), sin_addr=inet_addr\(\"127", log.read_text(errors="replace")))
+    assert ports <= {port, "9"}, ports  # 9: the unreachable Ollama address the environment names
