@@ -24,8 +24,10 @@ from qa.index.layout import ArticleRecord
 from qa.index.locking import WaitCallback
 from qa.index.migrate import MigrationReport, migrate
 from qa.index.store import Store
-from qa.ingest.report import IngestReport, ProgressCallback
+from qa.ingest.fetch import url_problem
+from qa.ingest.report import FailedFile, IngestReport, ProgressCallback
 from qa.ingest.run import Ingestor
+from qa.ingest.web import Collected, Sources, WebSources, sort_sources
 from qa.reader.runtime import Reader, shared_reader
 from qa.reader.scoring import shipped_mix
 from qa.retrieval.followup import standalone_question
@@ -86,15 +88,53 @@ class Assistant:
         """Index new and changed articles under `paths` (a list, or one path); drop those of files deleted from
         ingested folders.
 
+        A path may be an `http(s)://` URL (a page, or a feed) or a local .xml/.rss/.atom feed: a page is fetched and
+        its article extracted, a feed's entries are indexed, and an entry that is only a teaser has its link fetched
+        (qa/ingest/web.py). Nothing is contacted but the URLs given, the links of the feeds given, and robots.txt.
+
         Holds the index's write lock: another writer (in this process or another) is waited for, up to
         `lock_timeout` seconds, and `on_wait` is told once that it waits.
         """
-        paths = check_paths(paths)
+        return self._ingest(sort_sources(check_paths(paths)), prune, rebuild, on_progress, on_wait)
+
+    def ingest_urls(
+        self,
+        urls: Iterable[str],
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_wait: WaitCallback | None = None,
+    ) -> IngestReport:
+        """Fetch and index pages and feeds by URL only (a list, or one URL): never a local path, whatever the text
+        says, so a URL typed into the web UI cannot name a file of the server. Not http(s): reported as failed."""
+        sources = Sources()
+        for url in check_paths(urls):
+            text = str(url)
+            problem = url_problem(text)
+            if problem:
+                sources.refused.append(FailedFile(path=text, error=problem))
+            else:
+                sources.urls.append(text)
+        return self._ingest(sources, False, False, on_progress, on_wait)
+
+    def _ingest(
+        self,
+        sources: Sources,
+        prune: bool,
+        rebuild: bool,
+        on_progress: ProgressCallback | None,
+        on_wait: WaitCallback | None,
+    ) -> IngestReport:
+        collected = Collected()
+        if sources.urls or sources.feeds:
+            # Fetched before the lock is taken: a slow site must not hold up other writers of the index.
+            collected = WebSources(self.settings).collect(sources.urls, sources.feeds)
         ingestor = Ingestor(self.settings, self.store, self.embedder)
         with self.store.writing("ingest", on_wait):
             if rebuild:
                 self.store.reset()
-            report = ingestor.run(paths, prune=prune, on_progress=on_progress)
+            report = ingestor.run([*sources.paths, *collected.files], prune=prune, on_progress=on_progress)
+        report.failed[:0] = [*sources.refused, *collected.failed]
+        report.fetched = collected.fetched
         if report.changed:
             # Build the retriever's BM25 index and chunk table now and save them with the index, so the first
             # question after an ingest (in this process or a fresh one) does not spend ~30 s per 70k chunks on it.

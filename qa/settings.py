@@ -122,6 +122,27 @@ class Settings(BaseSettings):
         description="Where the web UI keeps uploaded articles; default: an 'uploads' folder in index_dir, or "
         "with a Chroma server a folder per server and collection in the user's cache (~/.cache/newsqa/uploads).",
     )
+    fetch_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds one web page or feed may take to arrive, from the request to its last byte; a slower "
+        "one is that item's failure, and the rest of the run goes on.",
+    )
+    fetch_max_mb: float = Field(
+        5.0, gt=0, description="Largest web page or feed fetched, in megabytes; the download stops there."
+    )
+    fetch_max_pages: int = Field(
+        50,
+        ge=1,
+        description="Most pages and feeds one ingest fetches (robots.txt not counted); the entries left over are "
+        "fetched by the next run.",
+    )
+    fetch_dir: Path | None = Field(
+        None,
+        description="Where fetched pages and feeds are kept as JSON lines before they are ingested; default: a "
+        "'fetched' folder in index_dir, or with a Chroma server a folder per server and collection in the user's "
+        "cache (~/.cache/newsqa/fetched).",
+    )
     ui_host: str = Field("127.0.0.1", description="Address the web UI listens on (loopback: this machine only).")
     ui_port: int = Field(7860, ge=1, le=65535, description="Port the web UI listens on.")
     ui_user: str = Field("newsqa", min_length=1, description="User name the web UI asks for when it has a password.")
@@ -199,7 +220,7 @@ class Settings(BaseSettings):
             raise ValueError("QA_INDEX_DIR is empty; name the index folder (e.g. QA_INDEX_DIR=index) or unset it")
         return value
 
-    @field_validator("upload_dir", "embedded_model_path", mode="before")
+    @field_validator("upload_dir", "fetch_dir", "embedded_model_path", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -246,6 +267,17 @@ class Settings(BaseSettings):
         url = urlparse(self.chroma_url)
         cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         return cache / "newsqa" / "uploads" / f"{url.hostname}-{url.port or 'default'}-{self.collection}"
+
+    @property
+    def fetched(self) -> Path:
+        """The folder fetched pages and feeds are kept in (as JSON lines) before they are ingested."""
+        if self.fetch_dir is not None:
+            return self.fetch_dir
+        if self.chroma_url is None:
+            return self.index_dir / "fetched"
+        url = urlparse(self.chroma_url)
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return cache / "newsqa" / "fetched" / f"{url.hostname}-{url.port or 'default'}-{self.collection}"
 
     @field_validator("chroma_url")
     @classmethod

@@ -343,9 +343,22 @@ def jsonl_article(file: str, number: int, line: str) -> Article | DocumentError:
     date = _date(record.get("date") or record.get("publish_date") or record.get("published"))
     key = str(record.get("id") or url or f"line {number}")
     try:
-        return _article(file, key, str(url or where), title, date, body, where=where)
+        article = _article(file, key, str(url or where), title, date, body, where=where)
     except DocumentError as exc:
         return DocumentError(where, exc.reason, line=number)
+    # Kept in the catalog like a saved page's: fetched pages and feed entries carry them (qa/ingest/web.py).
+    author, site = (_byline(record.get(name)) for name in ("author", "site"))
+    return replace(article, author=author, site=site) if author or site else article
+
+
+def _byline(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return ""
+    return clean_text(value) if len(value) <= MAX_TITLE_CHARS else _cut(clean_text(value), MAX_TITLE_CHARS)
 
 
 def is_jsonl(path: Path) -> bool:

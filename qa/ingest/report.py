@@ -29,6 +29,7 @@ class IngestReport(BaseModel):
         description='HTML articles read this run, by what found their text: "trafilatura", or "rules" when it found '
         "none.",
     )
+    fetched: int = Field(0, description="Web pages and feeds downloaded by this run (robots.txt not counted).")
     seconds: float = 0.0
 
     @property

@@ -115,6 +115,18 @@ def build_app(
             upload_results = gr.Dataframe(
                 headers=library.RESULT_HEADERS, interactive=False, label="Per file", elem_id="qa-upload-results"
             )
+            gr.Markdown(
+                "### Add a feed or a link\nAn RSS or Atom feed (its entries are indexed, teasers' pages fetched) or "
+                "a web page, one address per line. The server fetches them."
+            )
+            links = gr.Textbox(
+                label="Add a feed or a link", placeholder="https://example.org/feed.xml", lines=2, elem_id="qa-link"
+            )
+            link_button = gr.Button("Fetch and add", variant="primary", elem_id="qa-add-link")
+            link_note = gr.Markdown()
+            link_results = gr.Dataframe(
+                headers=["item", "result", "detail"], interactive=False, label="Per item", elem_id="qa-link-results"
+            )
 
         with gr.Tab("Evals", id="evals"):
             if eval_set is None or eval_articles is None:
@@ -213,6 +225,10 @@ def build_app(
             rows, note = library.upload(assistant, paths, lambda f, d: progress(f, desc=d), received_in=received)
             return (rows, note, None, *on_library(query))
 
+        def on_links(text: str | None, query: str, progress: gr.Progress = PROGRESS) -> tuple[Any, ...]:
+            rows, note = library.add_links(assistant, text, lambda f, d: progress(f, desc=d))
+            return (rows, note, *on_library(query))
+
         search.change(on_library, search, [articles, to_delete], api_name="articles")
         refresh_library.click(on_library, search, [articles, to_delete], api_visibility="private")
         delete_button.click(on_delete, [to_delete, search], [delete_note, articles, to_delete], api_name="delete")
@@ -221,6 +237,14 @@ def build_app(
             [files, search],
             [upload_results, upload_note, files, articles, to_delete],
             api_name="upload",
+            concurrency_limit=1,
+            concurrency_id="ingest",
+        )
+        link_button.click(
+            on_links,
+            [links, search],
+            [link_results, link_note, articles, to_delete],
+            api_name="add_links",
             concurrency_limit=1,
             concurrency_id="ingest",
         )

@@ -1,11 +1,12 @@
-"""The library tab's handlers: list, filter, delete and upload articles, all through the Assistant."""
+"""The library tab's handlers: list, filter, delete, upload articles and add feeds or links, all through the
+Assistant."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from qa import Assistant, Progress, ingest_upload, keep_upload, upload_summary
+from qa import Assistant, IngestReport, Progress, UploadResult, ingest_upload, keep_upload, upload_summary
 from qa.ui.render import article_rows
 
 # (fraction done, what is being done) — gr.Progress fits this shape, and so does a test's list.append.
@@ -59,3 +60,47 @@ def upload(
     if progress:
         progress(1.0, "done")
     return [[r.file, r.result, r.detail] for r in results], upload_summary(results)
+
+
+MAX_LINKS = 20  # one click of the button; a longer list belongs in `qa ingest` or `qa watch`
+
+
+def add_links(
+    assistant: Assistant, text: str | None, progress: ProgressFn | None = None
+) -> tuple[list[list[str]], str]:
+    """Fetch and ingest each URL in `text` (one per line or space apart): a page, or a feed and its entries.
+
+    Only URLs: `Assistant.ingest_urls` never reads a path, so nothing typed here names a file of the server.
+    One row per URL, and one more per entry of a feed that could not be used.
+    """
+    urls = (text or "").split()
+    if not urls:
+        return [], "Paste the address of a feed or a page first (http:// or https://)."
+    if len(urls) > MAX_LINKS:
+        return [], f"{len(urls)} addresses at once; add at most {MAX_LINKS} here, or use `qa ingest` for more."
+    results: list[UploadResult] = []
+    for i, url in enumerate(urls):
+        if progress:
+            progress(i / len(urls), f"fetching {url} ({i + 1} of {len(urls)})")
+        results += link_results(url, assistant.ingest_urls([url]))
+    if progress:
+        progress(1.0, "done")
+    return [[r.file, r.result, r.detail] for r in results], upload_summary(results).replace("file(s)", "item(s)")
+
+
+def link_results(url: str, report: IngestReport) -> list[UploadResult]:
+    """What became of one URL: its own row, then a row per feed entry that failed (a dead link, a slow page)."""
+    own = [f.error for f in report.failed if f.path == url]
+    others = [UploadResult(file=f.path, result="failed", detail=f.error) for f in report.failed if f.path != url]
+    if own:
+        return [UploadResult(file=url, result="failed", detail="; ".join(own)), *others]
+    written = report.added + report.updated
+    if written:
+        detail = f"{written} article(s), {report.chunks} chunks" + (
+            f"; {report.unchanged} already indexed" if report.unchanged else ""
+        )
+        return [UploadResult(file=url, result="added" if report.added else "updated", detail=detail), *others]
+    if report.unchanged:
+        detail = f"unchanged: {report.unchanged} article(s) already indexed with the same content"
+        return [UploadResult(file=url, result="skipped", detail=detail), *others]
+    return [UploadResult(file=url, result="skipped", detail="no articles found there"), *others]
