@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: setup llm run test lint typecheck unit eval bench clean-index train-reader
+.PHONY: setup llm run test lint typecheck unit eval bench bench-scale clean-index train-reader
 
 # llama-cpp-python compiles llama.cpp at install. Its default (GGML_NATIVE) tunes the build to the CPU that compiles
 # it, AMX kernels included, and those crash on load-and-generate on AMX CPUs (issue 23); a native build is also
@@ -81,6 +81,13 @@ unit: setup
 ## Needs ../shared/benchmarks/realtimeqa-2024h1 and its built index; BENCH_ARGS=--quick for a smoke run.
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+## One index grown to 500k chunks and measured at 50k, 100k, 250k and 500k (~25 minutes, ~5 GB of RAM at its
+## peak, ~3 GB of disk in SCALE_DIR): writes benchmarks/SCALE.md, SCALE.png and SCALE.json, which `make bench`
+## then shows in RESULTS.md.
+SCALE_DIR ?= $(HOME)/.cache/newsqa/bench-scale
+bench-scale: $(BENCH_STAMP)
+	cd benchmarks && $(abspath $(PY)) bench_scale.py --workdir $(SCALE_DIR) --base-articles 100 --resume
 
 $(BENCH_STAMP): $(STAMP) $(LLM_STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

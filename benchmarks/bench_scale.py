@@ -451,6 +451,19 @@ def ingest_again(args: argparse.Namespace) -> None:
     write_report(progress, args)
 
 
+def measure_last(args: argparse.Namespace) -> None:
+    """The last step measured again on the workdir's index as it is; its earlier figures stay under "before"."""
+    work: Path = args.workdir
+    progress_file = work / "progress.json"
+    progress = json.loads(progress_file.read_text(encoding="utf-8"))
+    old = progress["steps"][-1]
+    step = measure_step(work / "index", work, load_questions(args.data, args.questions), old["label"])
+    step["before"] = old.get("before") or {k: old[k] for k in ("retrieval", "ask", "build", "disk_bytes", "load")}
+    progress["steps"][-1] = step
+    progress_file.write_text(json.dumps(progress, indent=1), encoding="utf-8")
+    write_report(progress, args)
+
+
 def nice_self() -> None:
     import contextlib
     import os
@@ -520,6 +533,42 @@ def run(args: argparse.Namespace) -> None:
 
 
 def write_report(progress: dict[str, Any], args: argparse.Namespace) -> None:
+    """SCALE.md and SCALE.png from the run's progress, and the progress itself as SCALE.json (what
+    `benchmarks/run.py` shows in RESULTS.md without growing the index again)."""
+    progress["report"] = {"base_articles": args.base_articles, "questions": args.questions, "sizes": args.sizes}
+    section = scale_section(progress, args.out.with_suffix(".png"))
+    info = machine_info()
+    command = progress.get("command") or "python " + " ".join(sys.argv)
+    head = [f"# Benchmark: {section.title}", "", *machine_lines(info, command), ""]
+    args.out.write_text("\n".join(head) + "\n" + section.markdown(), encoding="utf-8")
+    args.out.with_suffix(".json").write_text(json.dumps(progress, indent=1), encoding="utf-8")
+
+
+RECORDED = Path(__file__).with_name("SCALE.json")
+
+
+def recorded(path: Path = RECORDED) -> Section:
+    """The scale section of the last recorded run (SCALE.json), for RESULTS.md: growing the index takes ~25
+    minutes, so `make bench` shows the recorded figures and `make bench-scale` measures them again."""
+    if not path.exists():
+        section = Section("Scale: one index grown to ~500k chunks")
+        section.notes.append("No recorded run: `make bench-scale` measures one (about 25 minutes).")
+        return section
+    progress = json.loads(path.read_text(encoding="utf-8"))
+    section = scale_section(progress, None)
+    section.intro = (
+        f"Recorded by `{progress.get('command', 'python benchmarks/bench_scale.py')}` (see "
+        "[SCALE.md](SCALE.md) for the machine, the date and every table); not measured again by this run. "
+        + section.intro
+    )
+    section.tables = [t for t in section.tables if not t[0].startswith("Fast fill")]
+    section.notes = [n for n in section.notes if n.startswith("Plot")]
+    return section
+
+
+def scale_section(progress: dict[str, Any], plot_path: Path | None) -> Section:
+    """The report of a run (`plot_path`: where to draw the plot; None: link the existing SCALE.png)."""
+    args = argparse.Namespace(**progress.get("report", {"base_articles": 100, "questions": 50, "sizes": "500k"}))
     steps = progress.get("steps", [])
     section = Section("Scale: one index grown to ~500k chunks")
     section.seconds = sum(f["seconds"] for f in progress.get("fills", [])) + sum(
@@ -636,7 +685,7 @@ def write_report(progress: dict[str, Any], args: argparse.Namespace) -> None:
             Target(f"Retrieval p95 excl. embedding {what}", "≤ 50 ms", ms(p95), p95 <= TARGET_P95),
             Target(f"… with the date filter, p50 {what}", "≤ 20 ms", ms(d50), d50 <= TARGET_P50),
             Target(f"… with the date filter, p95 {what}", "≤ 50 ms", ms(d95), d95 <= TARGET_P95),
-            Target(f"Serving RSS {what}", "≤ 2 GB", f"{r['peak_rss_mb']:,.0f} MB", r["peak_rss_mb"] <= TARGET_RSS_MB),
+            Target(f"Serving RSS {what}", "≤ 2 GB", rss_text(r), r["peak_rss_mb"] <= TARGET_RSS_MB),
             Target(
                 f"Fresh process to first answer {what}",
                 "≤ 5 s",
@@ -644,6 +693,22 @@ def write_report(progress: dict[str, Any], args: argparse.Namespace) -> None:
                 last["ask"]["answer_s"] <= TARGET_FIRST_ANSWER,
             ),
         ]
+        before = last.get("before")
+        if before:
+            b = before["retrieval"]
+            section.table(
+                f"The last step measured again ({num(last['chunks'])} chunks; before: "
+                f"{num(b['chunks'])} chunks, the code of the first run):",
+                ["Figure", "Before", "Now"],
+                [
+                    ["p50 / p95 excl. embedding", p50_95(b["plain"]), p50_95(r["plain"])],
+                    ["p50 / p95 dated", p50_95(b["dated"]), p50_95(r["dated"])],
+                    ["Serving RSS", rss_text(b), rss_text(r)],
+                    ["First answer, fresh `qa ask`", secs(before["ask"]["answer_s"]), secs(last["ask"]["answer_s"])],
+                    ["Disk", f"{before['disk_bytes'] / 1e9:.2f} GB", f"{last['disk_bytes'] / 1e9:.2f} GB"],
+                    ["Load", str(before.get("load", "")), str(last.get("load", ""))],
+                ],
+            )
         repeat = progress.get("repeat")  # a second measuring run at the last step: the verdict takes the worse
         if repeat and repeat.get("chunks") == last["chunks"]:
             again = [
@@ -677,8 +742,9 @@ def write_report(progress: dict[str, Any], args: argparse.Namespace) -> None:
         if last["chunks"] < 0.95 * largest:
             for target in section.targets:
                 target.measured += f" (largest size reached: {num(last['chunks'])} of {num(largest)})"
-        plot(steps, args.out.with_suffix(".png"))
-        section.notes.append(f"Plot: ![scale]({args.out.with_suffix('.png').name})")
+        if plot_path is not None:
+            plot(steps, plot_path)
+        section.notes.append(f"Plot: ![scale]({plot_path.name if plot_path else 'SCALE.png'})")
     section.notes += [
         "Serving RSS includes the query encoder (MiniLM) the process loads; the BM25 cache's texts are "
         "memory-mapped and count only as far as they are read.",
@@ -692,6 +758,11 @@ def write_report(progress: dict[str, Any], args: argparse.Namespace) -> None:
     ]
     # Observations measured by hand on the same index (how, in each note), kept in progress.json under "notes".
     section.notes += [str(note) for note in progress.get("notes", [])]
+    _profile_table(section, progress)
+    return section
+
+
+def _profile_table(section: Section, progress: dict[str, Any]) -> None:
     profile = progress.get("profile")
     if profile:
         names = {
@@ -710,10 +781,19 @@ def write_report(progress: dict[str, Any], args: argparse.Namespace) -> None:
                 [[names.get(k, k), ms(percentile(v, 50)), ms(percentile(v, 95))] for k, v in profile["parts"].items()],
             ),
         )
-    info = machine_info()
-    command = progress.get("command") or "python " + " ".join(sys.argv)
-    head = [f"# Benchmark: {section.title}", "", *machine_lines(info, command), ""]
-    args.out.write_text("\n".join(head) + "\n" + section.markdown(), encoding="utf-8")
+
+
+def p50_95(times: list[float]) -> str:
+    return f"{ms(percentile(times, 50))} / {ms(percentile(times, 95))}"
+
+
+def rss_text(result: dict[str, Any]) -> str:
+    """Peak RSS, and what stayed resident at the end by kind when the run recorded it."""
+    text = f"{result['peak_rss_mb']:,.0f} MB"
+    now = result.get("rss_now_mb")
+    if now:
+        text += f" (at the end: {now['anon']:,.0f} MB anonymous + {now['file']:,.0f} MB file-backed)"
+    return text
 
 
 def plot(steps: list[dict[str, Any]], path: Path) -> None:
@@ -767,6 +847,11 @@ def main() -> None:
         help="drop the BM25 cache and time the first retrieval (a full build) again at the last step, then stop",
     )
     parser.add_argument(
+        "--measure-last",
+        action="store_true",
+        help="measure the last step again with the code as it is (the earlier figures are kept as 'before'), then stop",
+    )
+    parser.add_argument(
         "--ingest-again",
         action="store_true",
         help="measure the start and end ingest rates again with the code as it is (the earlier ones are kept as "
@@ -782,6 +867,9 @@ def main() -> None:
     nice_self()
     if args.ingest_again:
         ingest_again(args)
+        return
+    if args.measure_last:
+        measure_last(args)
         return
     if args.report_only or args.profile or args.rebuild_last:
         progress_file = args.workdir / "progress.json"

@@ -5,7 +5,9 @@ Parts (each also runs alone: `python benchmarks/bench_<part>.py`):
 3. retrieval latency at ~1k, ~10k chunks and the full RealTimeQA index, index size, peak RSS (bench_retrieval.py);
 4. answering speed of the embedded backend and cold starts of `qa ask` and the UI (bench_answer.py,
    bench_coldstart.py);
-5. the index's bytes per chunk, the current layout beside layout 1 (bench_footprint.py, issue 15).
+5. the index's bytes per chunk, the current layout beside layout 1 (bench_footprint.py, issue 15);
+6. one index grown to 500k chunks (bench_scale.py, issue 15): the recorded run (SCALE.json), since growing the
+   index takes ~25 minutes; `make bench-scale` measures it again.
 Results go to benchmarks/RESULTS.md with the machine, date, commit and command. Figures only: nothing here
 fails on a slow result, the targets are reported as met or not met.
 """
@@ -26,6 +28,7 @@ import bench_coldstart
 import bench_footprint
 import bench_ingest
 import bench_retrieval
+import bench_scale
 from bench_common import (
     ROOT,
     Options,
@@ -46,6 +49,7 @@ PARTS: dict[str, Callable[[Workspace], Section]] = {
     "answer": bench_answer.run,
     "coldstart": bench_coldstart.run,
     "footprint": bench_footprint.run,
+    "scale": lambda workspace: bench_scale.recorded(),
 }
 
 
