@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qa.chunks import Passage, StoredChunk
+from qa.chunks import Elsewhere, Passage, StoredChunk
 from qa.errors import ConfigError, InputError
 from qa.index import segments
 from qa.index.corpus import BM25Index, cache_key, cache_root, date_bounds
@@ -201,7 +201,16 @@ class HybridRetriever:
         fingerprint = self.store.fingerprint()
         # The same question on the same index gives the same passages: the multiple-choice path and the eval
         # ask it several times. Keyed on the index's fingerprint, so an ingest anywhere makes it miss.
-        key = (question, top_k, candidates, self.settings.per_article, date_from, date_to, fingerprint)
+        key = (
+            question,
+            top_k,
+            candidates,
+            self.settings.per_article,
+            self.settings.one_per_story,
+            date_from,
+            date_to,
+            fingerprint,
+        )
         remembered = self._recent.get(key)
         if remembered is not None:
             return remembered
@@ -242,8 +251,36 @@ class HybridRetriever:
             cosine[chunk_id] = float(vector @ query_vector)
 
         fused = [i for i, _ in reciprocal_rank_fusion([[i for i, _ in dense], lexical]) if i in by_id]
+        story_of: dict[str, str] = {}
+        if self.settings.one_per_story:
+            fused, story_of = self._one_per_story(fused, by_id)
         chosen = cap_per_article(fused, {i: by_id[i].doc_id for i in fused}, self.settings.per_article, top_k)
-        return [_passage(n, by_id[chunk_id], cosine.get(chunk_id, 0.0)) for n, chunk_id in enumerate(chosen, start=1)]
+        passages = [_passage(n, by_id[i], cosine.get(i, 0.0)) for n, i in enumerate(chosen, start=1)]
+        return self._with_stories(passages, story_of) if story_of else passages
+
+    def _one_per_story(self, fused: list[str], by_id: dict[str, StoredChunk]) -> tuple[list[str], dict[str, str]]:
+        """The fused chunks of the best-ranked article of each story (its copies dropped), and each article's story.
+        One read of the catalog: the records of the candidate articles."""
+        docs = list(dict.fromkeys(by_id[i].doc_id for i in fused))
+        story_of = {d: d for d in docs} | {r.doc_id: r.story for r in self.store.records(docs)}
+        lead: dict[str, str] = {}
+        kept = [i for i in fused if lead.setdefault(story_of[by_id[i].doc_id], by_id[i].doc_id) == by_id[i].doc_id]
+        return kept, story_of
+
+    def _with_stories(self, passages: list[Passage], story_of: dict[str, str]) -> list[Passage]:
+        """Passages with their story, and the other articles of it (one read of the catalog: the stories' members)."""
+        stories = sorted({story_of[p.doc_id] for p in passages})
+        members: dict[str, list[Elsewhere]] = {}
+        for r in sorted(self.store.stories(stories), key=lambda r: (r.date or "", r.doc_id)):
+            members.setdefault(r.story, []).append(Elsewhere(r.doc_id, r.title, r.source, r.date))
+        return [
+            replace(
+                p,
+                story=story_of[p.doc_id],
+                also_in=tuple(e for e in members.get(story_of[p.doc_id], []) if e.doc_id != p.doc_id),
+            )
+            for p in passages
+        ]
 
     def _dense(
         self,
