@@ -393,9 +393,8 @@ def chat(ctx: click.Context, seed: Path | None) -> None:
         with err.status(f"Indexing {seed} (first run)…"):
             _print_report(assistant.ingest([seed]))
     info = assistant.status()
-    out.print(
-        f"[bold]{info.articles} articles ({info.stories} stories) indexed[/bold] · answering with {info.backend} ({escape(info.model)})"
-    )
+    indexed = f"{info.articles} articles ({info.stories} stories) indexed"
+    out.print(f"[bold]{indexed}[/bold] · answering with {info.backend} ({escape(info.model)})")
     if info.note:
         out.print(f"[dim]{escape(info.note)}[/dim]")
     while True:

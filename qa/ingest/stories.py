@@ -33,6 +33,8 @@ SHINGLE_WORDS = 5
 # The banding finds pairs of about this similarity and above as candidates; the story threshold (a setting) is then
 # checked on the signatures. Fixed, so the band keys of every stored article stay comparable whatever the setting.
 LSH_THRESHOLD = 0.5
+# datasketch's 32-bit permutations (its default since 2.0): the stored signatures are read back with the same scheme.
+SCHEME = "affine32"
 _WORD = regex.compile(r"\w+")
 
 
@@ -70,7 +72,7 @@ def band_field(band: int) -> str:
 
 
 def fingerprint(text: str) -> Fingerprint:
-    minhash = MinHash(num_perm=NUM_PERM)
+    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
     minhash.update_batch([s.encode("utf-8") for s in shingles(text)])
     return Fingerprint(minhash, band_keys(minhash))
 
@@ -81,7 +83,7 @@ def band_keys(minhash: MinHash) -> tuple[str, ...]:
     if minhash.is_empty():
         return ()
     count, rows = bands()
-    values = np.asarray(minhash.hashvalues, dtype=np.uint32)
+    values = np.asarray(minhash.hashvalues, dtype="<u4")
     return tuple(
         base64.b64encode(hashlib.blake2b(values[b * rows : (b + 1) * rows].tobytes(), digest_size=8).digest())
         .decode("ascii")
@@ -97,17 +99,17 @@ def encode_signature(minhash: MinHash) -> str:
 
 def decode_signature(stored: str) -> MinHash | None:
     try:
-        values = np.frombuffer(base64.b64decode(stored), dtype="<u4").astype(np.uint64)
+        values = np.frombuffer(base64.b64decode(stored), dtype="<u4").astype(np.uint32)
     except ValueError:
         return None
     if len(values) != NUM_PERM:
         return None
-    return MinHash(num_perm=NUM_PERM, hashvalues=values)
+    return MinHash(num_perm=NUM_PERM, hashvalues=values, scheme=SCHEME)
 
 
 def similarity(a: str, b: str) -> float:
     """The estimated Jaccard similarity of two texts' shingles (what the benchmark uses to call passages copies)."""
-    first, second = MinHash(num_perm=NUM_PERM), MinHash(num_perm=NUM_PERM)
+    first, second = MinHash(num_perm=NUM_PERM, scheme=SCHEME), MinHash(num_perm=NUM_PERM, scheme=SCHEME)
     first.update_batch([s.encode("utf-8") for s in shingles(a)])
     second.update_batch([s.encode("utf-8") for s in shingles(b)])
     if first.is_empty() or second.is_empty():
@@ -184,9 +186,9 @@ def tell(store: Store, arriving: Sequence[Arriving], threshold: float) -> tuple[
     for n, (article, mine) in enumerate(zip(arriving, prints)):
         if is_web(article.source):
             for r in stored:
-                if r.source == article.source and r.file != article.file:
-                    if newer_version(article.title, article.date, r.title, r.date):
-                        replaced[r.doc_id] = None
+                same_url = r.source == article.source and r.file != article.file
+                if same_url and newer_version(article.title, article.date, r.title, r.date):
+                    replaced[r.doc_id] = None
         candidates = [
             (r.story, signatures[r.doc_id])
             for r in stored
