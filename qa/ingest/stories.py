@@ -30,9 +30,13 @@ from qa.index.store import Store
 
 NUM_PERM = 128
 SHINGLE_WORDS = 5
-# The banding finds pairs of about this similarity and above as candidates; the story threshold (a setting) is then
+# The banding makes pairs of about this similarity and above candidates; the story threshold (a setting) is then
 # checked on the signatures. Fixed, so the band keys of every stored article stay comparable whatever the setting.
+# Weighted towards recall (false negatives 9 times as costly as false positives): 32 bands of 4 rows find a pair at
+# Jaccard 0.5 with probability 0.87, at 0.6 with 0.99 (equal weights: 25 bands of 5 rows, 0.55 at 0.5); a false
+# candidate costs only the read of its signature.
 LSH_THRESHOLD = 0.5
+LSH_WEIGHTS = (0.1, 0.9)
 # datasketch's 32-bit permutations (its default since 2.0): the stored signatures are read back with the same scheme.
 SCHEME = "affine32"
 _WORD = regex.compile(r"\w+")
@@ -63,7 +67,7 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
 @lru_cache(maxsize=1)
 def bands() -> tuple[int, int]:
     """(bands, rows per band): what datasketch finds best for LSH_THRESHOLD at NUM_PERM permutations."""
-    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM, weights=LSH_WEIGHTS)
     return lsh.b, lsh.r
 
 
