@@ -412,8 +412,11 @@ class Assistant:
         with each option, so a passage naming an option is found even when the question alone ranks it low."""
         queries = [question] + [f"{question} {o}" for o in options if not is_none_of_the_above(o)]
         merged: dict[str, Passage] = {}
+        told: dict[str, str] = {}  # story -> the article it is given by: copies found by another query stay out
         for query in queries:
             for passage in self.retrieve(query, top_k=top_k, date_from=date_from, date_to=date_to):
+                if passage.story and told.setdefault(passage.story, passage.doc_id) != passage.doc_id:
+                    continue
                 merged.setdefault(passage.chunk_id, passage)
         return renumber(list(merged.values()))
 

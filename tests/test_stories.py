@@ -15,6 +15,7 @@ from qa.grounding.conflicts import find_conflict
 from qa.grounding.evidence import Evidence
 from qa.ingest.stories import fingerprint, newer_version, similarity
 from qa.reader.runtime import shared_reader
+from qa.ui import library
 from qa.ui.render import sources_html
 from tests.conftest import make_settings
 
@@ -113,6 +114,24 @@ def test_wire_copies_are_one_story_and_status_counts_stories(assistant: Assistan
     assert [r.copy for r in (wire, copy, other)].count(True) == 1
     info = assistant.status(probe_backend=False)
     assert (info.articles, info.stories) == (3, 2)
+    assert library.heading(assistant) == "Indexed articles: 3 (2 stories)"
+
+
+@pytest.mark.integration
+def test_a_copy_ingested_later_joins_the_stored_story(assistant: Assistant, tmp_path: Path) -> None:
+    folder = _wire_folder(tmp_path)
+    later = tmp_path / "later"
+    later.mkdir()
+    (folder / "gazette.jsonl").rename(later / "gazette.jsonl")
+    assistant.ingest([folder])
+    assert assistant.status(probe_backend=False).stories == 2
+    assistant.ingest([later])  # found among the stored articles by their band keys, not within one batch
+    by_title = {r.title: r for r in assistant.articles()}
+    assert by_title["Strike over at Europe's biggest port"].story == by_title["Rotterdam port reopens"].doc_id
+    assert assistant.status(probe_backend=False).stories == 2
+    # The story's first article removed: the copy left is counted in its place.
+    assistant.remove([by_title["Rotterdam port reopens"].doc_id])
+    assert (len(assistant.articles()), assistant.status(probe_backend=False).stories) == (2, 2)
 
 
 @pytest.mark.integration

@@ -218,6 +218,8 @@ def _print_report(report: IngestReport) -> None:
             f"{n} by {'the fallback rules' if how == 'rules' else how}" for how, n in report.extracted.items()
         )
         out.print(f"  HTML pages read: {found}")
+    if report.replaced:
+        out.print(f"  replaced {report.replaced} older version(s) at the same URL")
     if report.fetched:
         out.print(f"  fetched {report.fetched} page(s) and feed(s)")
     for failure in report.failed:
