@@ -180,7 +180,7 @@ def measure(args: argparse.Namespace) -> Section:
                 dup = dup_articles = total = gold = evidence = also = 0
                 for q in asked:
                     passages = assistant.retrieve(q.question, top_k=5, date_to=q.date)
-                    unseen = [p.doc_id for p in passages if p.doc_id not in prints]
+                    unseen = list(dict.fromkeys(p.doc_id for p in passages if p.doc_id not in prints))
                     for doc_id, (text, _) in assistant.store.article_texts(unseen).items():
                         prints[doc_id] = fingerprint(text)
                     d, da, t = duplicate_share(passages, threshold, prints)
