@@ -8,16 +8,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from qa import Assistant, SentenceTransformerEmbedder
 from qa.chunks import Passage
+from qa.cli.commands import cli
 from qa.grounding.conflicts import find_conflict
 from qa.grounding.evidence import Evidence
 from qa.ingest.stories import fingerprint, newer_version, similarity
 from qa.reader.runtime import shared_reader
 from qa.ui import library
 from qa.ui.render import sources_html
-from tests.conftest import make_settings
+from tests.conftest import UNREACHABLE_OLLAMA, make_settings
 
 WIRE = (
     "The port of Rotterdam reopened on Tuesday after a three-day strike by crane operators ended with a new wage "
@@ -205,3 +207,12 @@ def test_copies_of_one_story_are_never_a_conflict() -> None:
     assert find_conflict("How many people died in Kyiv?", ranked, 0.6, reader) is None
     apart = [replace(e, passage=replace(e.passage, story="")) for e in ranked]  # two stories: the conflict stays
     assert find_conflict("How many people died in Kyiv?", apart, 0.6, reader) is not None
+
+
+@pytest.mark.integration
+def test_qa_status_shows_the_stories_beside_the_articles(assistant: Assistant, tmp_path: Path) -> None:
+    assistant.ingest([_wire_folder(tmp_path)])
+    env = {"OLLAMA_HOST": UNREACHABLE_OLLAMA}
+    shown = CliRunner().invoke(cli, ["--index", str(assistant.settings.index_dir), "status"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "articles         3 (2 stories)" in shown.output
