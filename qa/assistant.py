@@ -40,6 +40,7 @@ class Status(BaseModel):
     server: bool = False  # the index lives on a Chroma server (QA_CHROMA_URL), not in a local directory
     collection: str = "articles"
     articles: int
+    stories: int = 0  # articles not counting near-duplicate copies of one story (qa/ingest/stories.py)
     chunks: int
     embedding_model: str
     backend: str
@@ -140,6 +141,10 @@ class Assistant:
             # question after an ingest (in this process or a fresh one) does not spend ~30 s per 70k chunks on it.
             bm25_for(self.store)
         return report
+
+    def stories(self) -> int:
+        """How many stories the indexed articles tell (near-duplicate copies counted once)."""
+        return self.store.count_stories()
 
     def articles(self) -> list[ArticleRecord]:
         return sorted(self.store.articles(), key=lambda r: (r.date or "", r.title), reverse=True)
@@ -407,8 +412,11 @@ class Assistant:
         with each option, so a passage naming an option is found even when the question alone ranks it low."""
         queries = [question] + [f"{question} {o}" for o in options if not is_none_of_the_above(o)]
         merged: dict[str, Passage] = {}
+        told: dict[str, str] = {}  # story -> the article it is given by: copies found by another query stay out
         for query in queries:
             for passage in self.retrieve(query, top_k=top_k, date_from=date_from, date_to=date_to):
+                if passage.story and told.setdefault(passage.story, passage.doc_id) != passage.doc_id:
+                    continue
                 merged.setdefault(passage.chunk_id, passage)
         return renumber(list(merged.values()))
 
@@ -423,6 +431,7 @@ class Assistant:
             server=self.settings.chroma_url is not None,
             collection=self.settings.collection,
             articles=self.store.count_articles(),
+            stories=self.store.count_stories(),
             chunks=self.store.count_chunks(),
             embedding_model=self.embedder.name,
             backend=backend,

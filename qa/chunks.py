@@ -33,6 +33,16 @@ class StoredChunk:
 
 
 @dataclass(frozen=True)
+class Elsewhere:
+    """Another article of a passage's story (a near-duplicate copy, qa/ingest/stories.py) that retrieval left out."""
+
+    doc_id: str
+    title: str
+    source: str
+    date: str | None
+
+
+@dataclass(frozen=True)
 class Passage:
     """A retrieved chunk, numbered as the model and the reader see it."""
 
@@ -46,3 +56,5 @@ class Passage:
     start: int
     end: int
     score: float
+    story: str = ""  # its article's story id ("" when the retriever does not know stories: then its doc_id)
+    also_in: tuple[Elsewhere, ...] = ()  # the other articles of its story, oldest first

@@ -160,6 +160,20 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages given to the model.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
     per_article: int = Field(2, ge=1, description="Most passages from one article in an answer's context.")
+    one_per_story: bool = Field(
+        True,
+        description="Give the passages of one article per story (near-duplicate copies dropped, listed as `also_in`).",
+    )
+    detect_stories: bool = Field(
+        True, description="Find near-duplicate articles at ingest and give them one story id (MinHash/LSH)."
+    )
+    story_threshold: float = Field(
+        0.5,
+        ge=0.5,
+        le=1.0,
+        description="Estimated Jaccard similarity of 5-word shingles at which two articles are one story "
+        "(calibrated in evals/README.md; below 0.5 the stored LSH bands would miss pairs).",
+    )
     min_relevance: float = Field(
         0.30,
         ge=-1.0,

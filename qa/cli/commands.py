@@ -218,6 +218,8 @@ def _print_report(report: IngestReport) -> None:
             f"{n} by {'the fallback rules' if how == 'rules' else how}" for how, n in report.extracted.items()
         )
         out.print(f"  HTML pages read: {found}")
+    if report.replaced:
+        out.print(f"  replaced {report.replaced} older version(s) at the same URL")
     if report.fetched:
         out.print(f"  fetched {report.fetched} page(s) and feed(s)")
     for failure in report.failed:
@@ -265,6 +267,9 @@ def _print_answer(answer: Answer) -> None:
         out.print(f"  [strike]{escape(removed.text)}[/strike] — removed: {escape(removed.reason)}", style="dim")
     for c in answer.citations:
         out.print(f"  [cyan][{c.n}][/cyan] {escape(c.title)} ({c.date or 'undated'}) — {escape(c.source)}")
+        if c.also_in:
+            where = "; ".join(f"{escape(o.source)} ({o.date or 'undated'})" for o in c.also_in)
+            out.print(f"      also in {len(c.also_in)} other article{'s' * (len(c.also_in) > 1)}: {where}", style="dim")
         out.print(f"      “{escape(c.quote)}”", style="dim")
     if answer.refused and answer.passages:
         out.print("  Closest passages (related, but not an answer):", style="dim")
@@ -288,7 +293,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         return
     where = f"Chroma server, collections {info.collection}_*" if info.server else "local directory"
     out.print(f"index            {escape(info.index)} [dim]({escape(where)})[/dim]")
-    out.print(f"articles         {info.articles}")
+    out.print(f"articles         {info.articles} ({info.stories} stories)")
     out.print(f"chunks           {info.chunks}")
     out.print(f"embedding model  {escape(info.embedding_model)}")
     out.print(f"backend          {info.backend} ({escape(info.model)})")
@@ -390,7 +395,8 @@ def chat(ctx: click.Context, seed: Path | None) -> None:
         with err.status(f"Indexing {seed} (first run)…"):
             _print_report(assistant.ingest([seed]))
     info = assistant.status()
-    out.print(f"[bold]{info.articles} articles indexed[/bold] · answering with {info.backend} ({escape(info.model)})")
+    indexed = f"{info.articles} articles ({info.stories} stories) indexed"
+    out.print(f"[bold]{indexed}[/bold] · answering with {info.backend} ({escape(info.model)})")
     if info.note:
         out.print(f"[dim]{escape(info.note)}[/dim]")
     while True:

@@ -16,6 +16,15 @@ from qa.grounding.ground import Grounded
 from qa.grounding.verify import SentenceCheck
 
 
+class OtherArticle(BaseModel):
+    """Another article of a cited passage's story: a near-duplicate copy (a wire story in another outlet)."""
+
+    doc_id: str
+    title: str
+    source: str = Field(description="Path or URL the article was ingested from.")
+    date: str | None = Field(description="Article date YYYY-MM-DD, or None for an undated article.")
+
+
 class Citation(BaseModel):
     """A passage the answer cites, with the span of it that backs the claim."""
 
@@ -29,6 +38,9 @@ class Citation(BaseModel):
     score: float = Field(description="Cosine similarity of the passage to the question.")
     quote_start: int = Field(description="Start of the quote in the article body (characters).")
     quote_end: int = Field(description="End of the quote in the article body (characters).")
+    also_in: list[OtherArticle] = Field(
+        default_factory=list, description="The other articles that tell the same story (near-duplicates), oldest first."
+    )
 
 
 class Span(BaseModel):
@@ -116,7 +128,12 @@ def citation_for(passage: Passage, answer_text: str, backing: Evidence | None = 
         score=passage.score,
         quote_start=quote_start,
         quote_end=quote_end,
+        also_in=also_in(passage),
     )
+
+
+def also_in(passage: Passage) -> list[OtherArticle]:
+    return [OtherArticle(doc_id=e.doc_id, title=e.title, source=e.source, date=e.date) for e in passage.also_in]
 
 
 def refusal(question: str, passages: Sequence[Passage], *, backend: str, model: str) -> Answer:

@@ -4,7 +4,8 @@ The values are the reader's short answers (qa/reader/short.py) in each article's
 prefers its span to "no answer": so both sentences answer the question asked, not merely share a topic (the gates
 tried, and why this one: evals/README.md). Two values differ when they are of one kind (dates, figures, or other
 words) and, normalised ("eighteen" = "18", "2,800" = "2800", "Dec. 28" = "December 28"), share no date, no figure,
-or no content word. Only one value per article is taken, so an article never disagrees with itself.
+or no content word. Only one value per story is taken (an article's near-duplicate copies are one story,
+qa/ingest/stories.py), so an article, or a wire copy of it, never disagrees with itself.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ class Conflict(BaseModel):
     values: list[ConflictValue]
 
 
-def _best_per_article(ranked: Sequence[Evidence], min_score: float) -> list[Evidence]:
+def _best_per_story(ranked: Sequence[Evidence], min_score: float) -> list[Evidence]:
     best: dict[str, Evidence] = {}
     for evidence in ranked:
-        if evidence.score >= min_score and evidence.stated is None and evidence.passage.doc_id not in best:
-            best[evidence.passage.doc_id] = evidence
+        story = evidence.passage.story or evidence.passage.doc_id
+        if evidence.score >= min_score and evidence.stated is None and story not in best:
+            best[story] = evidence
     return list(best.values())
 
 
@@ -55,7 +57,7 @@ def _key(value: str) -> tuple[str, frozenset[str]]:
 
 def find_conflict(question: str, ranked: Sequence[Evidence], min_score: float, reader: Reader) -> Conflict | None:
     """The short answers of the best articles, when at least two of them give different values of one kind."""
-    leaders = _best_per_article(ranked, min_score)[:MAX_ARTICLES]
+    leaders = _best_per_story(ranked, min_score)[:MAX_ARTICLES]
     if len(leaders) < 2:
         return None
     shorts = [s for e in leaders if (s := short_answer(question, e, reader, min_margin=0.0)) is not None]

@@ -46,9 +46,17 @@ class ArticleRecord:
     file_articles: int = 0  # articles in the whole file when it was read; 0 in indexes older than this field
     author: str = ""  # of an HTML page, when it names one
     site: str = ""  # the site name of an HTML page
+    # The story the article tells (qa/ingest/stories.py): the doc_id of the story's first article; an article alone,
+    # or one written before stories were kept, is its own.
+    story: str = ""
+    copy: bool = False  # a later copy of a story whose first (or promoted) article is indexed: not counted again
+    bands: tuple[str, ...] = ()  # its LSH band keys, stored as `lsh0`, `lsh1`, ... (none when detection is off)
 
 
 def record_from_metadata(doc_id: str, meta: dict[str, Any]) -> ArticleRecord:
+    bands: list[str] = []
+    while (key := f"{BAND_KEY}{len(bands)}") in meta:
+        bands.append(str(meta[key]))
     return ArticleRecord(
         doc_id=doc_id,
         file=str(meta["file"]),
@@ -62,6 +70,9 @@ def record_from_metadata(doc_id: str, meta: dict[str, Any]) -> ArticleRecord:
         file_articles=int(meta.get("file_articles", 0)),
         author=str(meta.get("author", "")),
         site=str(meta.get("site", "")),
+        story=str(meta.get(STORY_KEY) or doc_id),
+        copy=bool(meta.get(COPY_KEY)),
+        bands=tuple(bands),
     )
 
 
@@ -69,7 +80,12 @@ def catalog_metadata(record: ArticleRecord) -> dict[str, Any]:
     """A catalog record as Chroma metadata (its id is the doc_id; an undated article's date is "")."""
     meta = asdict(record)
     del meta["doc_id"]
+    del meta["bands"]
     meta["date"] = record.date or ""
+    meta[STORY_KEY] = record.story or record.doc_id
+    if not record.copy:
+        del meta[COPY_KEY]  # absent means the story's counted article, as in indexes written before stories
+    meta.update((f"{BAND_KEY}{n}", key) for n, key in enumerate(record.bands))
     folders = folders_of(record.file)
     if folders:  # Chroma takes no empty list (a file named by a relative path lies in no folder we list)
         meta[FOLDERS_KEY] = folders
@@ -88,6 +104,13 @@ def folders_of(file: str) -> list[str]:
     """Every folder a file's path lies in, outermost first: `/a/b/c.txt` → `/`, `/a`, `/a/b`."""
     return [str(folder) for folder in reversed(PurePath(file).parents)] if PurePath(file).is_absolute() else []
 
+
+# Stories (qa/ingest/stories.py): `story` is the story id, `copy` is True on the articles not counted as a story of
+# their own (so the stories are counted as articles minus copies, one filtered read), `lsh<n>` the band keys.
+STORY_KEY = "story"
+COPY_KEY = "copy"
+BAND_KEY = "lsh"
+SIGNATURE_KEY = "minhash"  # in the `<name>_texts` record: the MinHash signature (qa/ingest/stories.py)
 
 TEXT_KEY = "text"
 SPANS_KEY = "spans"

@@ -26,10 +26,14 @@ from qa.chunks import StoredChunk
 from qa.errors import ChromaUnreachableError, IndexFormatError, IndexMismatchError, QAError, StoreError
 from qa.index.chroma import Reaching, open_client
 from qa.index.layout import (
+    BAND_KEY,
+    COPY_KEY,
     FOLDERS_FLAG,
     FOLDERS_KEY,
     SCHEMA_VERSION,
+    SIGNATURE_KEY,
     SPANS_KEY,
+    STORY_KEY,
     TEXT_KEY,
     ArticleRecord,
     article_chunks,
@@ -260,17 +264,20 @@ class Store:
         texts: Sequence[str],
         spans: Sequence[Sequence[tuple[int, int]]],
         embeddings: Sequence[np.ndarray],
+        signatures: Sequence[str] | None = None,
     ) -> None:
-        """Catalog records, texts and chunk spans for a batch of articles, in one write per collection (one per
-        article cost ~45 ms each)."""
+        """Catalog records, texts and chunk spans (and MinHash signatures, qa/ingest/stories.py) for a batch of
+        articles, in one write per collection (one per article cost ~45 ms each)."""
         if not records:
             return
         ids = [record.doc_id for record in records]
-        self.texts.upsert(
-            ids=ids,
-            embeddings=np.ones((len(ids), 1), dtype=np.float32),
-            metadatas=[{TEXT_KEY: encode_text(t), SPANS_KEY: encode_spans(s)} for t, s in zip(texts, spans)],
-        )
+        text_meta: list[dict[str, Any]] = [
+            {TEXT_KEY: encode_text(t), SPANS_KEY: encode_spans(s)} for t, s in zip(texts, spans)
+        ]
+        for meta, signature in zip(text_meta, signatures or []):
+            if signature:
+                meta[SIGNATURE_KEY] = signature
+        self.texts.upsert(ids=ids, embeddings=np.ones((len(ids), 1), dtype=np.float32), metadatas=text_meta)
         metadatas = [catalog_metadata(record) for record in records]
         self.catalog.upsert(
             ids=ids, embeddings=np.asarray(np.stack(list(embeddings)), dtype=np.float32), metadatas=metadatas
@@ -291,12 +298,25 @@ class Store:
         self.delete_articles([doc_id])
 
     def delete_articles(self, doc_ids: Sequence[str]) -> None:
-        """Remove articles and their chunks, chunks first (a catalog record is never left without its chunks)."""
+        """Remove articles and their chunks, chunks first (a catalog record is never left without its chunks).
+
+        A story whose counted article goes keeps being counted: one of its copies left takes its place."""
         for start in range(0, len(doc_ids), _PAGE):
             page = list(doc_ids[start : start + _PAGE])
             self.delete_chunks_of(page)
             self.catalog.delete(ids=page)
             self.texts.delete(ids=page)
+            self._promote(page)
+
+    def _promote(self, gone: list[str]) -> None:
+        """After articles are deleted: in each story they counted for, make one copy left the counted one."""
+        left = self.catalog.get(where={STORY_KEY: {"$in": gone}}, include=["metadatas"])
+        members: dict[str, list[tuple[str, bool]]] = {}
+        for doc_id, meta in zip(left["ids"], left["metadatas"]):
+            members.setdefault(str(meta[STORY_KEY]), []).append((doc_id, bool(meta.get(COPY_KEY))))
+        promoted = [sorted(ids)[0][0] for ids in members.values() if all(copy for _, copy in ids)]
+        if promoted:
+            self.catalog.update(ids=promoted, metadatas=[{COPY_KEY: False}] * len(promoted))
 
     def bump_revision(self) -> int:
         """Mark the index as changed, so caches built from it (BM25) know to rebuild."""
@@ -347,6 +367,41 @@ class Store:
 
     def count_articles(self) -> int:
         return int(self._read(lambda: self.catalog.count()))
+
+    def count_stories(self) -> int:
+        """Articles not counting the copies of a story (one filtered read of ids, no metadata)."""
+        copies = self._read(lambda: self.catalog.get(where={COPY_KEY: True}, include=[]))["ids"]
+        return self.count_articles() - len(copies)
+
+    def story_candidates(self, bands: Sequence[Sequence[str]], sources: Sequence[str]) -> list[ArticleRecord]:
+        """Stored articles that share an LSH band key with one of `bands` (one key list per article) or whose source
+        is one of `sources`: one filtered read of the catalog, whatever its size (see qa/ingest/stories.py)."""
+        by_band: dict[int, set[str]] = {}
+        for keys in bands:
+            for n, key in enumerate(keys):
+                by_band.setdefault(n, set()).add(key)
+        clauses: list[dict[str, Any]] = [{f"{BAND_KEY}{n}": {"$in": sorted(keys)}} for n, keys in by_band.items()]
+        if sources:
+            clauses.append({"source": {"$in": sorted(set(sources))}})
+        if not clauses:
+            return []
+        return self.articles(clauses[0] if len(clauses) == 1 else {"$or": clauses})
+
+    def stories(self, story_ids: Sequence[str]) -> list[ArticleRecord]:
+        """Every article of these stories (articles stored before stories were kept are found by their own id)."""
+        if not story_ids:
+            return []
+        return self.articles({STORY_KEY: {"$in": list(story_ids)}})
+
+    def signatures(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The stored MinHash signatures of these articles (those that have one)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(doc_ids), _PAGE):
+            page = self._read(functools.partial(self._texts_page, list(doc_ids[start : start + _PAGE])))
+            for doc_id, meta in zip(page["ids"], page["metadatas"]):
+                if meta and meta.get(SIGNATURE_KEY):
+                    found[doc_id] = str(meta[SIGNATURE_KEY])
+        return found
 
     def articles(self, where: dict[str, Any] | None = None) -> list[ArticleRecord]:
         records: list[ArticleRecord] = []

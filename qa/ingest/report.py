@@ -22,6 +22,9 @@ class IngestReport(BaseModel):
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    replaced: int = Field(
+        0, description="Older versions at the same URL, from another file, that a newer article replaced (removed)."
+    )
     chunks: int = Field(0, description="Chunks written by this run.")
     failed: list[FailedFile] = Field(default_factory=list)
     extracted: dict[str, int] = Field(

@@ -28,6 +28,7 @@ from qa.ingest.chunking import chunk_text
 from qa.ingest.files import is_dir, may_exist, shown, size_on_disk, walk
 from qa.ingest.reading import scan
 from qa.ingest.report import FailedFile, IngestReport, LineErrors, Progress, ProgressCallback
+from qa.ingest.stories import Arriving, Told, fingerprint, tell
 from qa.ingest.stream import CHANGED_WHILE_READ, ArticleStream, guarded, unexpected
 from qa.settings import Settings
 from qa.text.injection import is_instruction, mask
@@ -58,6 +59,7 @@ class _Item:
     masked: str  # the article's text with sentences that give orders to an AI blanked out: what is stored
     chunks: list[Chunk]
     texts: list[str]  # what is embedded for each chunk
+    told: Told | None = None  # its story, when known before the batch is written (a restore keeps the stored one)
 
 
 @dataclass
@@ -71,6 +73,7 @@ class _Batch:
     spans: list[list[tuple[int, int]]]
     article_vectors: list[np.ndarray]
     retired: list[str]
+    signatures: list[str]
 
 
 @dataclass
@@ -211,7 +214,9 @@ class Ingestor:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-restore-writer")
         try:
             for article, record in stored:
-                pending.items.append(self._item(article, _File(record.file_hash, record.file_articles)))
+                item = self._item(article, _File(record.file_hash, record.file_articles))
+                item.told = Told(record.story, record.copy, record.bands, fingerprint(item.masked).encoded())
+                pending.items.append(item)
                 pending.chunk_count += len(pending.items[-1].chunks)
                 if pending.chunk_count >= self.batch_chunks:
                     self._flush(pending, report)
@@ -354,8 +359,10 @@ class Ingestor:
             mean = vectors[first:row].mean(axis=0) if row > first else np.zeros(vectors.shape[1])
             norm = float(np.linalg.norm(mean)) or 1.0
             article_vectors.append(mean / norm)
+        self._wait()  # the batch in flight may hold this one's first copies of a story
+        told = self._stories(pending, report)
         records = []
-        for item in pending.items:
+        for item, story in zip(pending.items, told):
             article = item.article
             if item.source.total is None:
                 item.source.written.append(article.doc_id)
@@ -373,13 +380,16 @@ class Ingestor:
                     file_articles=_READING if item.source.total is None else item.source.total,
                     author=article.author,
                     site=article.site,
+                    story=story.story if story else "",
+                    copy=story.copy if story else False,
+                    bands=story.bands if story else (),
                 )
             )
         # The text the chunks were cut from: masked, so what is stored is what retrieval may hand out.
         texts = [item.masked for item in pending.items]
         spans = [[(c.start, c.end) for c in item.chunks] for item in pending.items]
-        batch = _Batch(chunk_ids, vectors, records, texts, spans, article_vectors, pending.retired)
-        self._wait()
+        signatures = [story.signature if story else "" for story in told]
+        batch = _Batch(chunk_ids, vectors, records, texts, spans, article_vectors, pending.retired, signatures)
         self._writing = self._writer.submit(self._write, batch)
         report.chunks += len(chunk_ids)
         pending.items.clear()
@@ -391,9 +401,27 @@ class Ingestor:
         # A run interrupted after writing chunks but before the catalog left orphans: clear them.
         self.store.delete_chunks_of([record.doc_id for record in batch.records])
         self.store.add_chunks(batch.chunk_ids, batch.vectors)
-        self.store.add_articles(batch.records, batch.texts, batch.spans, batch.article_vectors)
+        self.store.add_articles(batch.records, batch.texts, batch.spans, batch.article_vectors, batch.signatures)
         self.store.delete_articles(batch.retired)
         self.store.wrote()
+
+    def _stories(self, pending: _Pending, report: IngestReport) -> list[Told | None]:
+        """The story of each pending article (None with detection off), and the older versions at the same URL that
+        the batch retires (README "Articles"). Reads the store: the batch written before must be in it."""
+        if not self.settings.detect_stories:
+            return [item.told for item in pending.items]
+        fresh = [item for item in pending.items if item.told is None]
+        arriving = [
+            Arriving(i.article.doc_id, i.article.file, i.article.source, i.article.title, i.article.date, i.masked)
+            for i in fresh
+        ]
+        found, replaced = tell(self.store, arriving, self.settings.story_threshold) if arriving else ([], [])
+        stories = iter(found)
+        retiring = set(pending.retired)
+        replaced = [doc_id for doc_id in replaced if doc_id not in retiring]
+        pending.retired += replaced
+        report.replaced += len(replaced)
+        return [item.told if item.told is not None else next(stories) for item in pending.items]
 
     def _wait(self) -> None:
         """Wait for the batch being written; its error, if any, is raised here."""

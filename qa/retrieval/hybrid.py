@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qa.chunks import Passage, StoredChunk
+from qa.chunks import Elsewhere, Passage, StoredChunk
 from qa.errors import ConfigError, InputError
 from qa.index import segments
 from qa.index.corpus import BM25Index, cache_key, cache_root, date_bounds
@@ -202,7 +202,16 @@ class HybridRetriever:
         fingerprint = self.store.fingerprint()
         # The same question on the same index gives the same passages: the multiple-choice path and the eval
         # ask it several times. Keyed on the index's fingerprint, so an ingest anywhere makes it miss.
-        key = (question, top_k, candidates, self.settings.per_article, date_from, date_to, fingerprint)
+        key = (
+            question,
+            top_k,
+            candidates,
+            self.settings.per_article,
+            self.settings.one_per_story,
+            date_from,
+            date_to,
+            fingerprint,
+        )
         remembered = self._recent.get(key)
         if remembered is not None:
             return remembered
@@ -233,6 +242,9 @@ class HybridRetriever:
         fetched.update(self.store.get_chunks([i for i, _ in dense if i not in corpus.position and i not in fetched]))
         fused = reciprocal_rank_fusion([[i for i, _ in dense], lexical])
         known = [i for i, _ in fused if i in corpus.position or i in fetched]
+        story_of: dict[str, str] = {}
+        if self.settings.one_per_story:
+            known, story_of = self._one_per_story(known)
         chosen = cap_per_article(known, {i: doc_id_of(i) for i in known}, self.settings.per_article, top_k)
         # Only the chosen chunks are read (a chunk read out of the corpus decompresses its article's text: reading
         # every candidate took ~7 ms a question at 500k chunks), and only their similarity is looked up.
@@ -240,7 +252,32 @@ class HybridRetriever:
         cosine: dict[str, float] = dict(dense)
         for chunk_id, vector in self.store.chunk_embeddings([i for i in chosen if i not in cosine]).items():
             cosine[chunk_id] = float(vector @ query_vector)
-        return [_passage(n, by_id[chunk_id], cosine.get(chunk_id, 0.0)) for n, chunk_id in enumerate(chosen, start=1)]
+        passages = [_passage(n, by_id[i], cosine.get(i, 0.0)) for n, i in enumerate(chosen, start=1)]
+        return self._with_stories(passages, story_of) if story_of else passages
+
+    def _one_per_story(self, fused: list[str]) -> tuple[list[str], dict[str, str]]:
+        """The fused chunks of the best-ranked article of each story (its copies dropped), and each article's story.
+        One read of the catalog: the records of the candidate articles."""
+        docs = list(dict.fromkeys(doc_id_of(i) for i in fused))
+        story_of = {d: d for d in docs} | {r.doc_id: r.story for r in self.store.records(docs)}
+        lead: dict[str, str] = {}
+        kept = [i for i in fused if lead.setdefault(story_of[doc_id_of(i)], doc_id_of(i)) == doc_id_of(i)]
+        return kept, story_of
+
+    def _with_stories(self, passages: list[Passage], story_of: dict[str, str]) -> list[Passage]:
+        """Passages with their story, and the other articles of it (one read of the catalog: the stories' members)."""
+        stories = sorted({story_of[p.doc_id] for p in passages})
+        members: dict[str, list[Elsewhere]] = {}
+        for r in sorted(self.store.stories(stories), key=lambda r: (r.date or "", r.doc_id)):
+            members.setdefault(r.story, []).append(Elsewhere(r.doc_id, r.title, r.source, r.date))
+        return [
+            replace(
+                p,
+                story=story_of[p.doc_id],
+                also_in=tuple(e for e in members.get(story_of[p.doc_id], []) if e.doc_id != p.doc_id),
+            )
+            for p in passages
+        ]
 
     def _dense(
         self,

@@ -213,7 +213,8 @@ def build_app(
 
         # --- library ----------------------------------------------------------------------------
         def on_library(query: str) -> tuple[Any, Any]:
-            return library.table(assistant, query), gr.Dropdown(choices=library.article_choices(assistant), value=[])
+            rows = gr.Dataframe(value=library.table(assistant, query), label=library.heading(assistant))
+            return rows, gr.Dropdown(choices=library.article_choices(assistant), value=[])
 
         def on_delete(doc_ids: list[str] | None, query: str) -> tuple[Any, ...]:
             note = library.delete(assistant, doc_ids)

@@ -23,6 +23,12 @@ def table(assistant: Assistant, query: str | None = "") -> list[list[object]]:
     return article_rows(assistant.articles(), query)
 
 
+def heading(assistant: Assistant) -> str:
+    """The library table's label: the article count, and beside it the stories they tell (copies counted once)."""
+    info = assistant.status(probe_backend=False)
+    return f"Indexed articles: {info.articles:,} ({info.stories:,} {'story' if info.stories == 1 else 'stories'})"
+
+
 def delete(assistant: Assistant, doc_ids: Sequence[object] | None) -> str:
     # The picker takes custom values, so a request can send anything here; only known ids are ever removed.
     ids = [d for d in (doc_ids or []) if isinstance(d, str) and d]

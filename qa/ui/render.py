@@ -11,6 +11,7 @@ from html import escape
 from pathlib import Path
 
 from qa import Answer, ArticleRecord, Citation, Passage
+from qa.chunks import Elsewhere
 
 _MARKER = re.compile(r"\[(\d+)\]")
 RELATED_SHOWN = 3
@@ -124,12 +125,36 @@ def answer_html(answer: Answer, turn: int) -> str:
     return "".join(parts)
 
 
-def _card(turn: int, n: int, title: str, date: str | None, source: str, body: str, score: float, kind: str) -> str:
+def also_in_html(others: tuple[Elsewhere, ...]) -> str:
+    """ "also in N other articles", each with its source and date: the near-duplicate copies of a story."""
+    if not others:
+        return ""
+    items = "".join(
+        f'<li><span title="{escape(o.source, quote=True)}">{escape(_source_name(o.source))}</span> '
+        f"({escape(o.date or 'undated')}){' · ' + escape(o.title) if o.title else ''}</li>"
+        for o in others
+    )
+    label = "other article" if len(others) == 1 else "other articles"
+    return f'<details class="qa-also-in"><summary>also in {len(others)} {label}</summary><ul>{items}</ul></details>'
+
+
+def _card(
+    turn: int,
+    n: int,
+    title: str,
+    date: str | None,
+    source: str,
+    body: str,
+    score: float,
+    kind: str,
+    others: tuple[Elsewhere, ...] = (),
+) -> str:
     return (
         f'<div class="qa-card qa-card-{kind}" id="{source_id(turn, n)}">'
         f'<div class="qa-card-head"><span class="qa-card-n">[{n}]</span> <strong>{escape(title)}</strong></div>'
         f'<div class="qa-card-meta">{escape(date or "undated")} · <span title="{escape(source, quote=True)}">'
         f"{escape(_source_name(source))}</span> · score {score:.2f}</div>"
+        f"{also_in_html(others)}"
         f'<div class="qa-card-text">{body}</div></div>'
     )
 
@@ -155,10 +180,11 @@ def sources_html(answer: Answer, turn: int) -> str:
             passage = by_n.get(c.n)
             span = quote_span(c, passage)
             body = highlight(c.text, *span, _short_in(answer, c.n, passage)) if span else escape(c.text)
-            cards.append(_card(turn, c.n, c.title, c.date, c.source, body, c.score, "cited"))
+            others = tuple(Elsewhere(o.doc_id, o.title, o.source, o.date) for o in c.also_in)
+            cards.append(_card(turn, c.n, c.title, c.date, c.source, body, c.score, "cited", others))
     else:
         for p in answer.passages[:RELATED_SHOWN] if answer.refused else []:
-            cards.append(_card(turn, p.n, p.title, p.date, p.source, escape(p.text), p.score, "related"))
+            cards.append(_card(turn, p.n, p.title, p.date, p.source, escape(p.text), p.score, "related", p.also_in))
         if answer.refused and cards:
             head += '<div class="qa-note">Related passages: none of them answers the question.</div>'
     if not cards:
@@ -213,6 +239,8 @@ CSS = """
 .qa-card:target { outline: 3px solid #3b82f6; }
 .qa-card-related { border-style: dashed; }
 .qa-card-meta { font-size: 0.8em; opacity: 0.75; }
+.qa-also-in { font-size: 0.8em; opacity: 0.85; }
+.qa-also-in ul { margin: 2px 0 0 0; }
 .qa-card-text { font-size: 0.9em; margin-top: 4px; white-space: pre-wrap; }
 .qa-card-text mark { background: #fde68a; color: inherit; }
 .qa-sources-q { font-weight: 600; margin-top: 10px; }
