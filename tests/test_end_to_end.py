@@ -48,7 +48,17 @@ def test_cli_ingest_then_ask_json_follows_the_contract(tmp_path: Path) -> None:
     first = run_qa("ingest", "--json", str(SEEDS), index=index)
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
-    assert set(report) == {"added", "updated", "unchanged", "removed", "chunks", "failed", "extracted", "fetched"}
+    assert set(report) == {
+        "added",
+        "updated",
+        "unchanged",
+        "removed",
+        "replaced",
+        "chunks",
+        "failed",
+        "extracted",
+        "fetched",
+    }
     assert report["added"] == 2 and report["failed"] == []
     again = json.loads(run_qa("ingest", "--json", str(SEEDS), index=index).stdout)
     assert (again["unchanged"], again["added"], again["chunks"]) == (2, 0, 0)

@@ -40,6 +40,8 @@ def ask(client: Client, question: str) -> tuple[list[Any], str]:
 
 
 def rows(table: Any) -> list[list[Any]]:
+    if isinstance(table, dict) and "data" not in table and isinstance(table.get("value"), dict):
+        table = table["value"]  # an update of the table (its label names the article and story counts)
     return list(table["data"]) if isinstance(table, dict) else list(table)
 
 
