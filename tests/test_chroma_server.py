@@ -202,7 +202,8 @@ def test_the_web_ui_lists_and_answers_from_the_server_index(seeded_server: Assis
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         listed, _ = client.predict("", api_name="/articles")
-        assert len(listed["data"] if isinstance(listed, dict) else listed) == 2
+        table = listed.get("value", listed) if isinstance(listed, dict) else listed  # an update: label and value
+        assert len(table["data"] if isinstance(table, dict) else table) == 2
         messages, _, sources = client.predict(F16, 5, "", "", "auto", "llama3.2:3b", "extract", api_name="/ask")
         assert "eighteen" in str(messages[-1]["content"]).lower() and 'id="qa-src-1-1"' in sources
     finally:
@@ -289,8 +290,8 @@ def test_the_cli_reports_a_server_lost_mid_session_in_one_line(
     )
     try:
         assert chat.stdout is not None
-        opened = chat.stdout.readline()  # "2 articles indexed · answering with …": the session is open
-        assert "2 articles indexed" in opened, opened
+        opened = chat.stdout.readline()  # "2 articles (2 stories) indexed · answering with …": the session is open
+        assert "2 articles (2 stories) indexed" in opened, opened
         _stop(server)
         _, stderr = chat.communicate(f"{F16}\n\n", timeout=300)
     finally:
