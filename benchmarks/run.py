@@ -77,11 +77,45 @@ def render(sections: list[Section], info: dict[str, str], command: str, opts: Op
     return "\n".join(lines)
 
 
+def updated(previous: str, sections: list[Section], command: str, info: dict[str, str]) -> str:
+    """`previous` RESULTS.md with the sections of this run put in place of those of the same title (others kept as
+    they were, each from the run that wrote it) and their targets' rows replaced or added."""
+    head, _, rest = previous.partition("\n## Targets\n")
+    targets_block, *others = ("\n" + rest).split("\n## ")
+    kept = ["## " + block for block in others]
+    new_titles = {section.title for section in sections}
+    kept = [b for b in kept if b.splitlines()[0][3:].strip() not in new_titles]
+    rows = [
+        line
+        for line in targets_block.splitlines()
+        if line.startswith("| ") and not line.startswith(("| Target", "| ---"))
+    ]
+    new_rows = targets_table([t for s in sections for t in s.targets]).splitlines()[2:]
+    names = {row.split(" | ")[0] for row in new_rows}
+    rows = [row for row in rows if row.split(" | ")[0] not in names] + new_rows
+    note = (
+        f"- Updated {info['date']} by `{command}` (commit {info['commit']}): "
+        + ", ".join(f'"{s.title}"' for s in sections)
+        + "; every other section is from the run above."
+    )
+    table = "\n".join(["| Target | Wanted | Measured | Verdict |", "| --- | --- | ---: | --- |", *rows])
+    return "\n".join(
+        [head.rstrip(), note, "", "## Targets", "", table, "", *(b.rstrip() + "\n" for b in kept)]
+        + [s.markdown() for s in sections]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="newsqa benchmark suite (issue 6)")
     add_options(parser)
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma separated, from {', '.join(PARTS)}")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md", help="markdown results")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="replace only the sections of the parts run in --out, keeping the others (a part that cannot run here "
+        "keeps its last figures)",
+    )
     args = parser.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = [p for p in parts if p not in PARTS]
@@ -112,7 +146,10 @@ def main() -> None:
             sections[-1].notes += workspace.notes
     finally:
         workspace.close()
-    text = render(sections, info, command, opts, time.perf_counter() - started)
+    if args.update and args.out.exists():
+        text = updated(args.out.read_text(encoding="utf-8"), sections, command, info)
+    else:
+        text = render(sections, info, command, opts, time.perf_counter() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     log(f"wrote {args.out} ({(time.perf_counter() - started) / 60:.1f} min)")
