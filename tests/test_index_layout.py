@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -12,7 +15,8 @@ from qa import Assistant, IndexFormatError
 from qa.cli.commands import cli
 from qa.index.chroma import open_client
 from qa.index.embeddings import SentenceTransformerEmbedder
-from qa.index.layout import decode_spans, decode_text
+from qa.index.layout import SMALL_SYNC_THRESHOLD, ArticleRecord, decode_spans, decode_text
+from qa.index.store import Store
 from qa.settings import Settings
 from tests.conftest import SEEDS, make_settings
 
@@ -159,3 +163,44 @@ def test_compact_gives_back_what_rebuilds_left_and_keeps_every_article(
     assert compacted.doctor().ok
     folders = [p for p in (tmp_path / "index").iterdir() if p.is_dir() and p.name != "cache"]
     assert len(folders) == 3  # one vector index per collection, nothing left of the dropped ones
+
+
+def _write_log_entries(index_dir: Path, collection: Any) -> int:
+    """Records of `collection` still in Chroma's write log (the `embeddings_queue` table), not yet in its index."""
+    with sqlite3.connect(f"file:{index_dir / 'chroma.sqlite3'}?mode=ro", uri=True) as conn:
+        topic = f"persistent://default/default/{collection.id}"
+        return int(conn.execute("SELECT COUNT(*) FROM embeddings_queue WHERE topic = ?", (topic,)).fetchone()[0])
+
+
+def test_article_texts_do_not_stay_in_chromas_write_log(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "index")
+    store = Store(settings, "all-MiniLM-L6-v2")
+    rng = np.random.default_rng(0)
+    for batch in range(5):  # 250 articles in batches of 50, as ingest writes them
+        fields = {"file": f"/news/{batch}.jsonl", "file_hash": "h", "source": "Wire", "date": "2024-01-02"}
+        records = [
+            ArticleRecord(doc_id=f"d{batch}-{n}", key=str(n), title=f"Story {n}", chunks=1, chars=3000, **fields)
+            for n in range(50)
+        ]
+        texts = [f"Article {r.doc_id}. " + "The council met again today. " * 100 for r in records]
+        vectors = [v / np.linalg.norm(v) for v in rng.normal(size=(50, 384)).astype(np.float32)]
+        with store.writing("test"):
+            store.add_articles(records, texts, [[(0, 3000)]] * 50, vectors)
+    _, catalog, texts_collection = store.collections()
+    assert texts_collection.count() == 250
+    # Each collection's log keeps what its vector index has not saved yet: under SMALL_SYNC_THRESHOLD records.
+    assert _write_log_entries(settings.index_dir, texts_collection) < SMALL_SYNC_THRESHOLD
+    assert _write_log_entries(settings.index_dir, catalog) < SMALL_SYNC_THRESHOLD
+
+
+def test_an_index_written_before_gets_the_short_write_log_when_opened(
+    seeded: Assistant, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    client = open_client(Settings(index_dir=tmp_path / "old", chroma_url=None))
+    for name in ("articles_catalog", "articles_texts"):  # created as newsqa did before: Chroma's default, 1,000
+        client.create_collection(name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
+    del client
+    store = Store(make_settings(tmp_path / "old"), embedder.name)
+    _, catalog, texts = store.collections()
+    for collection in (catalog, texts):
+        assert collection.configuration_json["hnsw"]["sync_threshold"] == SMALL_SYNC_THRESHOLD

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from qa.index.chroma import Reaching, open_client
-from qa.index.layout import collection_names
+from qa.index.layout import collection_names, vector_index_configuration
 from qa.index.locking import WaitCallback, index_lock
 from qa.settings import Settings
 
@@ -69,7 +69,7 @@ def compact(settings: Settings, on_wait: WaitCallback | None = None) -> CompactR
 
 def _copy(client: Any, name: str, copy: str) -> int:
     source = client.get_collection(name, embedding_function=None)
-    config = {"hnsw": {"space": ((source.configuration_json or {}).get("hnsw") or {}).get("space", "cosine")}}
+    config = vector_index_configuration(name, ((source.configuration_json or {}).get("hnsw") or {}).get("space"))
     target = client.create_collection(
         copy, metadata=dict(source.metadata or {}) or None, configuration=config, embedding_function=None
     )

@@ -32,6 +32,33 @@ def collection_names(prefix: str) -> list[str]:
     return [f"{prefix}_{name}" for name in COLLECTIONS]
 
 
+# Chroma's write log (the `embeddings_queue` table of its SQLite file) keeps each record written, vector and metadata,
+# until the collection's vector index is next saved, which it does every `sync_threshold` records written (1,000 by
+# default). A texts record carries its article's compressed text, so with the default an index of fewer than 1,000
+# articles kept every text twice, and any index up to 999 of them (issue 15: ~550 B a chunk at 150 articles).
+# Catalog and texts get one small record per article, so their indexes are saved every 100 records. The chunks keep
+# the default: saving their vector index costs what the index holds.
+SMALL_SYNC_THRESHOLD = 100
+
+
+def vector_index_configuration(collection: str, space: str | None = None) -> dict[str, Any]:
+    """The Chroma configuration a collection of this layout is created with (`collection` is its full name or
+    its kind; `space` overrides the distance, for a copy of an existing collection)."""
+    kind = collection.rpartition("_")[2]
+    hnsw: dict[str, Any] = {"space": space or ("l2" if kind == "texts" else "cosine")}
+    if kind in ("catalog", "texts"):
+        hnsw["sync_threshold"] = SMALL_SYNC_THRESHOLD
+    return {"hnsw": hnsw}
+
+
+def keep_write_log_short(collection: Any) -> None:
+    """Give a catalog or texts collection created before SMALL_SYNC_THRESHOLD its threshold (a setting Chroma lets
+    change after creation); its log shrinks at the next saves."""
+    hnsw = (getattr(collection, "configuration_json", None) or {}).get("hnsw") or {}
+    if hnsw.get("sync_threshold", SMALL_SYNC_THRESHOLD) > SMALL_SYNC_THRESHOLD:
+        collection.modify(configuration={"hnsw": {"sync_threshold": SMALL_SYNC_THRESHOLD}})
+
+
 @dataclass(frozen=True)
 class ArticleRecord:
     doc_id: str

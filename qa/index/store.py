@@ -44,7 +44,9 @@ from qa.index.layout import (
     encode_spans,
     encode_text,
     folders_of,
+    keep_write_log_short,
     record_from_metadata,
+    vector_index_configuration,
 )
 from qa.index.locking import WaitCallback, WriteMark, index_lock
 from qa.settings import Settings
@@ -87,18 +89,25 @@ class Store:
             client = Reaching(client, self.settings.chroma_url)
         prefix = self.settings.collection
         meta = {"embedding_model": self.embedding_model, "qa_schema": SCHEMA_VERSION}
-        config = {"hnsw": {"space": "cosine"}}
         try:
             chunks = client.get_or_create_collection(
-                f"{prefix}_chunks", metadata=meta, configuration=config, embedding_function=None
+                f"{prefix}_chunks",
+                metadata=meta,
+                configuration=vector_index_configuration("chunks"),
+                embedding_function=None,
             )
             catalog = client.get_or_create_collection(
-                f"{prefix}_catalog", metadata={"revision": 0}, configuration=config, embedding_function=None
+                f"{prefix}_catalog",
+                metadata={"revision": 0},
+                configuration=vector_index_configuration("catalog"),
+                embedding_function=None,
             )
             # One record per article whose vector is never searched: one dimension, the smallest Chroma takes.
             texts = client.get_or_create_collection(
-                f"{prefix}_texts", configuration={"hnsw": {"space": "l2"}}, embedding_function=None
+                f"{prefix}_texts", configuration=vector_index_configuration("texts"), embedding_function=None
             )
+            for collection in (catalog, texts):
+                keep_write_log_short(collection)
         except ChromaUnreachableError:
             raise
         except Exception as exc:
