@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 from qa import Assistant, SentenceTransformerEmbedder
-from qa.cli import commands
-from qa.cli.commands import parse_interval
+from qa.cli import commands, ingesting
+from qa.cli.ingesting import parse_interval
 from qa.ingest.feeds import MIN_BODY_WORDS, parse_feed
 from qa.ingest.web import WebSources, sort_sources
 from tests.conftest import ROOT, SEED_EXCHANGE, ServedUI, make_settings
@@ -334,7 +334,7 @@ def test_qa_watch_runs_rounds_of_incremental_ingest(
 ) -> None:
     base, _ = site
     slept: list[float] = []
-    monkeypatch.setattr(commands.time, "sleep", slept.append)
+    monkeypatch.setattr(ingesting.time, "sleep", slept.append)
     monkeypatch.setenv("QA_FETCH_TIMEOUT", "1")
     result = CliRunner().invoke(
         commands.cli,

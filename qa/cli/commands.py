@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,17 +12,14 @@ from typing import Any
 import click
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from qa import Answer, Assistant, IngestReport, Progress, QAError, Settings
+from qa import Answer, Assistant, QAError
+from qa.cli.common import assistant_from, err, out, say_wait, settings_from
 from qa.cli.eval import eval_command
+from qa.cli.ingesting import ingest, print_report, watch
 from qa.settings import SettingsWarning, describe_settings_error, unknown_variables
-
-# soft_wrap: an error stays one line however long the path in it is.
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _Group(click.Group):
@@ -43,14 +38,6 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             err.print("Interrupted; what was already indexed is kept. Run the same command again to resume.")
             sys.exit(130)
-
-
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in {**ctx.obj, **overrides}.items() if v is not None})
-
-
-def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
-    return Assistant(_settings(ctx, **overrides))
 
 
 def _index_options(index_dir: str | None, chroma_url: str | None) -> dict[str, str | None]:
@@ -78,155 +65,6 @@ def cli(ctx: click.Context, index_dir: str | None, chroma_url: str | None, backe
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--rebuild", is_flag=True, help="Drop the index first and index everything again.")
-@click.option("--no-prune", is_flag=True, help="Keep articles of files deleted from the given folders.")
-@click.pass_context
-def ingest(ctx: click.Context, paths: tuple[str, ...], as_json: bool, rebuild: bool, no_prune: bool) -> None:
-    """Index the articles in PATHS: files or folders (.txt, .md, .html, .jsonl), feed files (.xml, .rss, .atom),
-    and http(s):// URLs of pages or feeds, which are fetched."""
-    assistant = _assistant(ctx)
-    if any(_is_url(p) for p in paths) and not as_json:
-        err.print("Fetching the pages and feeds named…")
-    if as_json:
-        report = assistant.ingest(paths, prune=not no_prune, rebuild=rebuild, on_wait=_say_wait)
-        click.echo(json.dumps(report.model_dump(exclude={"seconds"}), ensure_ascii=False))
-        return
-    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
-    from rich.progress import Progress as Bar
-
-    last: list[Progress] = []
-    # The bar and the time left follow the bytes read, so one big JSON lines file shows a meaningful ETA too.
-    with Bar(
-        TextColumn("Indexing"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("ingest", total=None, status="")
-
-        def show(progress: Progress) -> None:
-            last[:] = [progress]
-            bar.update(
-                task,
-                completed=progress.bytes_done,
-                total=progress.bytes_total or None,
-                status=_progress_status(progress),
-            )
-
-        try:
-            report = assistant.ingest(
-                paths, prune=not no_prune, rebuild=rebuild, on_progress=show, on_wait=lambda m: bar.console.print(m)
-            )
-        except KeyboardInterrupt:
-            bar.stop()
-            where = f" after {_progress_status(last[0])}" if last else ""
-            err.print(
-                f"Interrupted{where}; everything written so far is kept. Run the same command again to resume "
-                "where it stopped."
-            )
-            sys.exit(130)
-    _print_report(report)
-
-
-def _is_url(path: str) -> bool:
-    return path.lower().startswith(("http://", "https://")) and not os.path.lexists(path)
-
-
-@cli.command()
-@click.argument("sources", nargs=-1, required=True, type=click.Path())
-@click.option(
-    "--every", "every", default="15m", show_default=True, help="Time between rounds: 30s, 15m, 1h (at least 10s)."
-)
-@click.option("--rounds", type=click.IntRange(min=1), help="Stop after this many rounds (default: until Ctrl-C).")
-@click.option("--no-prune", is_flag=True, help="Keep articles of files deleted from the given folders.")
-@click.pass_context
-def watch(ctx: click.Context, sources: tuple[str, ...], every: str, rounds: int | None, no_prune: bool) -> None:
-    """Ingest SOURCES (feeds, URLs, files, folders) again and again, EVERY so often; Ctrl-C stops.
-
-    Each round is the same incremental ingest as `qa ingest`: what is unchanged is skipped, new entries are added.
-    """
-    try:
-        seconds = parse_interval(every)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--every") from None
-    assistant = _assistant(ctx)
-    done = 0
-    last_failures: list[tuple[str, str]] = []
-    try:
-        while True:
-            report = assistant.ingest(sources, prune=not no_prune, on_wait=_say_wait)
-            done += 1
-            out.print(
-                f"{time.strftime('%H:%M:%S')} round {done}: added {report.added} · updated {report.updated} · "
-                f"unchanged {report.unchanged} · removed {report.removed} · failed {len(report.failed)} · "
-                f"fetched {report.fetched}"
-            )
-            # A dead link fails every round: its reason is printed when it first shows, not every few minutes.
-            failures = [(f.path, f.error) for f in report.failed]
-            for path, error in failures:
-                if (path, error) not in last_failures:
-                    out.print(f"  [yellow]skipped[/yellow] {escape(path)}: {escape(error)}")
-            last_failures = failures
-            if rounds is not None and done >= rounds:
-                return
-            time.sleep(seconds)
-    except KeyboardInterrupt:
-        err.print(f"Stopped after {done} round(s); everything indexed is kept.")
-
-
-_INTERVAL = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
-MIN_INTERVAL_SECONDS = 10  # more often than this would hammer a site for news that changes by the hour
-
-
-def parse_interval(text: str) -> float:
-    """Seconds in "30s", "15m", "1h" (a bare number is seconds); ValueError says what to write."""
-    match = _INTERVAL.fullmatch(text.strip().lower())
-    if not match:
-        raise ValueError(f"{text!r} is not a time; write it like 30s, 15m or 1h")
-    seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
-    if seconds < MIN_INTERVAL_SECONDS:
-        raise ValueError(f"{text!r} is too often; watch at most every {MIN_INTERVAL_SECONDS}s")
-    return seconds
-
-
-def _say_wait(message: str) -> None:
-    err.print(escape(message))
-
-
-def _progress_status(progress: Progress) -> str:
-    rate = f" · {progress.chunks / progress.seconds:,.1f} chunks/s" if progress.seconds > 0 and progress.chunks else ""
-    return (
-        f"{progress.files_done:,}/{progress.files_total:,} files · {progress.articles:,} articles read · "
-        f"{progress.chunks:,} chunks written{rate}"
-    )
-
-
-def _print_report(report: IngestReport) -> None:
-    out.print(
-        f"added {report.added} · updated {report.updated} · unchanged {report.unchanged} · "
-        f"removed {report.removed} · failed {len(report.failed)} · {report.chunks} chunks written "
-        f"in {report.seconds:.1f} s"
-    )
-    if report.extracted:
-        found = ", ".join(
-            f"{n} by {'the fallback rules' if how == 'rules' else how}" for how, n in report.extracted.items()
-        )
-        out.print(f"  HTML pages read: {found}")
-    if report.replaced:
-        out.print(f"  replaced {report.replaced} older version(s) at the same URL")
-    if report.fetched:
-        out.print(f"  fetched {report.fetched} page(s) and feed(s)")
-    for failure in report.failed:
-        out.print(f"  [yellow]skipped[/yellow] {escape(failure.path)}: {escape(failure.error)}")
-
-
-@cli.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (see README for the fields).")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Passages given to the model.")
@@ -246,7 +84,7 @@ def ask(
     mode: str | None,
 ) -> None:
     """Answer QUESTION from the indexed articles, with citations."""
-    assistant = _assistant(ctx)
+    assistant = assistant_from(ctx)
     options = list(choices) or None
     if as_json:
         answer = assistant.ask(question, top_k=top_k, date_from=date_from, date_to=date_to, choices=options, mode=mode)
@@ -287,7 +125,7 @@ def _print_answer(answer: Answer) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Where the index is, what it holds, and which model answers."""
-    info = _assistant(ctx).status()
+    info = assistant_from(ctx).status()
     if as_json:
         click.echo(json.dumps(info.model_dump(), ensure_ascii=False))
         return
@@ -306,7 +144,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def articles(ctx: click.Context, as_json: bool) -> None:
     """List the indexed articles."""
-    records = _assistant(ctx).articles()
+    records = assistant_from(ctx).articles()
     if as_json:
         for r in records:
             click.echo(json.dumps(r.__dict__, ensure_ascii=False))
@@ -322,7 +160,7 @@ def articles(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def remove(ctx: click.Context, doc_ids: tuple[str, ...]) -> None:
     """Delete articles from the index by id (see `qa articles`)."""
-    removed = _assistant(ctx).remove(doc_ids, on_wait=_say_wait)
+    removed = assistant_from(ctx).remove(doc_ids, on_wait=say_wait)
     out.print(f"removed {removed} of {len(doc_ids)} articles")
 
 
@@ -332,7 +170,7 @@ def remove(ctx: click.Context, doc_ids: tuple[str, ...]) -> None:
 @click.pass_context
 def doctor(ctx: click.Context, repair: bool, as_json: bool) -> None:
     """Check that the index is whole (catalog, chunks, vectors agree); --repair fixes it. Exit 1 while it is not."""
-    report = _assistant(ctx).doctor(repair=repair, on_wait=_say_wait)
+    report = assistant_from(ctx).doctor(repair=repair, on_wait=say_wait)
     if as_json:
         click.echo(json.dumps({**report.model_dump(), "ok": report.ok}, ensure_ascii=False))
     else:
@@ -359,7 +197,7 @@ def doctor(ctx: click.Context, repair: bool, as_json: bool) -> None:
 @click.pass_context
 def compact(ctx: click.Context) -> None:
     """Give back the disk space that deletes and updates left in the index; every article and vector is kept."""
-    report = _assistant(ctx).compact(on_wait=_say_wait)
+    report = assistant_from(ctx).compact(on_wait=say_wait)
     line = f"index {escape(report.index)}: {report.records} records copied into fresh collections"
     if report.bytes_before is not None and report.bytes_after is not None:
         line += f"; {report.bytes_before / 1e6:.1f} MB → {report.bytes_after / 1e6:.1f} MB on disk"
@@ -373,8 +211,8 @@ def compact(ctx: click.Context) -> None:
 @click.pass_context
 def migrate(ctx: click.Context) -> None:
     """Convert an index written by an older newsqa to the current layout, in place; every vector is kept."""
-    report = _assistant(ctx).migrate(
-        on_wait=_say_wait, on_page=lambda done, total: err.print(f"  {done}/{total} articles", end="\r")
+    report = assistant_from(ctx).migrate(
+        on_wait=say_wait, on_page=lambda done, total: err.print(f"  {done}/{total} articles", end="\r")
     )
     if report.from_layout == report.to_layout:
         out.print(f"index {escape(report.index)} already has layout {report.to_layout}; nothing to do")
@@ -390,10 +228,10 @@ def migrate(ctx: click.Context) -> None:
 @click.pass_context
 def chat(ctx: click.Context, seed: Path | None) -> None:
     """Ask questions one after another in the terminal (empty line or Ctrl-D to quit)."""
-    assistant = _assistant(ctx)
+    assistant = assistant_from(ctx)
     if seed is not None and assistant.status(probe_backend=False).chunks == 0:
         with err.status(f"Indexing {seed} (first run)…"):
-            _print_report(assistant.ingest([seed]))
+            print_report(assistant.ingest([seed]))
     info = assistant.status()
     indexed = f"{info.articles} articles ({info.stories} stories) indexed"
     out.print(f"[bold]{indexed}[/bold] · answering with {info.backend} ({escape(info.model)})")
@@ -441,7 +279,7 @@ def serve(
     from qa.ui.access import ui_auth
 
     given = index_dir is not None or chroma_url is not None  # serve's own options replace the group's
-    settings = _settings(ctx, **(_index_options(index_dir, chroma_url) if given else {}))
+    settings = settings_from(ctx, **(_index_options(index_dir, chroma_url) if given else {}))
     host = host or settings.ui_host
     port = port or settings.ui_port
     try:
@@ -454,7 +292,7 @@ def serve(
     seeds, eval_set = _REPO / "seeds", _REPO / "evals" / "seeds.jsonl"
     if not no_seed and seeds.is_dir() and assistant.status(probe_backend=False).chunks == 0:
         out.print(f"Indexing {seeds} (first run)…")
-        _print_report(assistant.ingest([seeds]))
+        print_report(assistant.ingest([seeds]))
     blocked = [settings.uploads, settings.fetched] + ([] if settings.chroma_url else [settings.index_dir])
     try:
         app = build_server(
@@ -474,6 +312,8 @@ def serve(
 
 
 cli.add_command(eval_command)
+cli.add_command(ingest)
+cli.add_command(watch)
 
 
 def main(args: list[str] | None = None) -> None:
