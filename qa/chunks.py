@@ -30,6 +30,7 @@ class StoredChunk:
     start: int
     end: int
     text: str
+    story: str = ""  # its article's story id (qa/ingest/stories.py); "" where not known: the article is its own
 
 
 @dataclass(frozen=True)

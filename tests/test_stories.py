@@ -158,6 +158,28 @@ def test_retrieval_gives_one_article_per_story_and_lists_the_other(
 
 
 @pytest.mark.integration
+def test_retrieval_reads_the_stories_from_its_cache_not_the_catalog(
+    assistant: Assistant, embedder: SentenceTransformerEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assistant.ingest([_wire_folder(tmp_path)])
+    question = "How long did the strike at the port of Rotterdam last?"
+    assistant.retrieve(question)  # saves the retrieval cache
+    fresh = Assistant(make_settings(assistant.settings.index_dir), embedder=embedder)  # loads it from disk
+
+    def no_catalog_read(*args: object) -> None:
+        raise AssertionError("retrieval read the catalog for stories")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(fresh.store, "records", no_catalog_read)
+        patched.setattr(fresh.store, "stories", no_catalog_read)
+        lead = next(p for p in fresh.retrieve(question, top_k=5) if p.also_in)
+    # The copy removed: its story has no other article left, whatever the cache held.
+    assistant.remove([lead.also_in[0].doc_id])
+    passages = Assistant(make_settings(assistant.settings.index_dir), embedder=embedder).retrieve(question, top_k=5)
+    assert lead.doc_id in {p.doc_id for p in passages} and not any(p.also_in for p in passages)
+
+
+@pytest.mark.integration
 def test_the_source_card_and_the_json_say_where_else_the_story_appeared(assistant: Assistant, tmp_path: Path) -> None:
     assistant.ingest([_wire_folder(tmp_path)])
     answer = assistant.ask("How many ships had been waiting at anchor off the Dutch coast?", mode="extract")

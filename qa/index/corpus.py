@@ -33,10 +33,14 @@ from qa.text.dates import date_number
 log = logging.getLogger(__name__)
 
 # Bump when the files, the tokenisation or the chunk fields change. 2: article texts, compressed; 3: token totals
-# (what a delta segment's scores are computed against, see qa/index/segments.py).
-CACHE_FORMAT = 3
+# (what a delta segment's scores are computed against, see qa/index/segments.py); 4: each article's story id.
+CACHE_FORMAT = 4
 STOPWORDS = "en"
 STEMMER = "english"
+
+
+# An article as the cache keeps it: (doc_id, title, date, source, story).
+ArticleColumns = tuple[str, str, str | None, str, str]
 
 
 class ChunkTable(Sequence[StoredChunk]):
@@ -46,7 +50,7 @@ class ChunkTable(Sequence[StoredChunk]):
     def __init__(
         self,
         ids: list[str],
-        articles: list[tuple[str, str, str | None, str]],
+        articles: list[ArticleColumns],
         article_of: np.ndarray,
         starts: np.ndarray,
         ends: np.ndarray,
@@ -54,8 +58,8 @@ class ChunkTable(Sequence[StoredChunk]):
         text_ends: np.ndarray,
     ) -> None:
         self.ids = ids
-        self._articles = articles  # (doc_id, title, date, source)
-        self._article_of = article_of
+        self.articles = articles
+        self.article_of = article_of
         self._starts = starts
         self._ends = ends
         self._texts = texts  # bytes-like: every article's compressed UTF-8 text, one after another
@@ -84,8 +88,8 @@ class ChunkTable(Sequence[StoredChunk]):
             n += len(self)
         if not 0 <= n < len(self):
             raise IndexError(n)
-        article = int(self._article_of[n])
-        doc_id, title, date, source = self._articles[article]
+        article = int(self.article_of[n])
+        doc_id, title, date, source, story = self.articles[article]
         start, end = int(self._starts[n]), int(self._ends[n])
         return StoredChunk(
             chunk_id=self.ids[n],
@@ -96,6 +100,7 @@ class ChunkTable(Sequence[StoredChunk]):
             start=start,
             end=end,
             text=self._article_text(article)[start:end],
+            story=story,
         )
 
     def __iter__(self) -> Iterator[StoredChunk]:
@@ -132,6 +137,13 @@ class BM25Index:
     @functools.cached_property
     def position(self) -> dict[str, int]:
         return {chunk_id: n for n, chunk_id in enumerate(self.ids)}
+
+    @functools.cached_property
+    def article_columns(self) -> tuple[list[ArticleColumns], np.ndarray]:
+        """Each article of the segment once, and for each chunk the number of its article."""
+        if isinstance(self.chunks, ChunkTable):
+            return self.chunks.articles, self.chunks.article_of
+        return _articles_of(self.chunks)
 
     @classmethod
     def build(cls, chunks: list[StoredChunk], background: Background | None = None) -> BM25Index:
@@ -267,6 +279,14 @@ def date_bounds(date_from: str | None, date_to: str | None) -> tuple[int, int]:
 # --- the copy on disk ---------------------------------------------------------------------------------
 
 
+def _articles_of(chunks: Sequence[StoredChunk]) -> tuple[list[ArticleColumns], np.ndarray]:
+    articles: dict[ArticleColumns, int] = {}
+    article_of = np.empty(len(chunks), dtype=np.int32)
+    for n, c in enumerate(chunks):
+        article_of[n] = articles.setdefault((c.doc_id, c.title, c.date, c.source, c.story or c.doc_id), len(articles))
+    return list(articles), article_of
+
+
 def _article_text(chunks: Sequence[StoredChunk]) -> str:
     """An article's text as far as its chunks tell: each chunk's text at its offsets, spaces in between."""
     text = [" "] * max(chunk.end for chunk in chunks)
@@ -309,7 +329,7 @@ def folder_of(collection: str) -> str:
 def read_segment(folder: Path, count: int) -> BM25Index:
     columns = json.loads((folder / "columns.json").read_text(encoding="utf-8"))
     ids: list[str] = columns["ids"]
-    articles = [(str(a[0]), str(a[1]), a[2], str(a[3])) for a in columns["articles"]]
+    articles = [(str(a[0]), str(a[1]), a[2], str(a[3]), str(a[4])) for a in columns["articles"]]
     arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
     if len(ids) != count or any(len(arrays[a]) != count for a in _CHUNK_ARRAYS):
         raise ValueError(f"{len(ids)} chunks saved, {count} expected")
@@ -374,18 +394,13 @@ def save_cached(root: Path, key: dict[str, Any], index: BM25Index) -> bool:
 
 def write_segment(folder: Path, key: dict[str, Any], index: BM25Index) -> None:
     chunks = index.chunks
-    articles: dict[tuple[str, str, str | None, str], int] = {}
-    article_of = np.empty(len(chunks), dtype=np.int32)
+    articles, article_of = index.article_columns
     starts = np.empty(len(chunks), dtype=np.int64)
     ends = np.empty(len(chunks), dtype=np.int64)
     # Each article's text, put together from its chunks at their offsets (what lies between chunks is never read).
-    pieces: list[list[StoredChunk]] = []
+    pieces: list[list[StoredChunk]] = [[] for _ in articles]
     for n, chunk in enumerate(chunks):
-        article = articles.setdefault((chunk.doc_id, chunk.title, chunk.date, chunk.source), len(articles))
-        if article == len(pieces):
-            pieces.append([])
-        pieces[article].append(chunk)
-        article_of[n] = article
+        pieces[int(article_of[n])].append(chunk)
         starts[n], ends[n] = chunk.start, chunk.end
     text_ends = np.empty(len(pieces), dtype=np.int64)
     written = 0

@@ -172,7 +172,13 @@ def doc_id_of(chunk: str) -> str:
 
 
 def article_chunks(
-    doc_id: str, title: str, date: str | None, source: str, text: str, spans: Sequence[tuple[int, int]]
+    doc_id: str,
+    title: str,
+    date: str | None,
+    source: str,
+    text: str,
+    spans: Sequence[tuple[int, int]],
+    story: str = "",
 ) -> list[StoredChunk]:
     """The chunks of one article, cut from its stored text by their spans."""
     return [
@@ -185,6 +191,7 @@ def article_chunks(
             start=start,
             end=end,
             text=text[start:end],
+            story=story,
         )
         for n, (start, end) in enumerate(spans)
     ]

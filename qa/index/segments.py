@@ -30,7 +30,16 @@ from typing import Any, overload
 import numpy as np
 
 from qa.chunks import StoredChunk
-from qa.index.corpus import Background, BM25Index, date_bounds, folder_of, read_segment, save_cached, write_segment
+from qa.index.corpus import (
+    ArticleColumns,
+    Background,
+    BM25Index,
+    date_bounds,
+    folder_of,
+    read_segment,
+    save_cached,
+    write_segment,
+)
 from qa.index.layout import doc_id_of
 
 log = logging.getLogger(__name__)
@@ -95,6 +104,38 @@ class Corpus:
         for n, chunk in enumerate(self.chunks):
             if self.alive is None or self.alive[n]:
                 yield chunk
+
+    @functools.cached_property
+    def _stories(self) -> tuple[dict[str, str], dict[str, list[ArticleColumns]]]:
+        """Each live article's story id, and each story's live articles: read from the segments' article columns,
+        so retrieval keeps one article per story without reading the catalog (two reads took ~17 ms a question at
+        500k chunks)."""
+        story_of: dict[str, str] = {}
+        members: dict[str, list[ArticleColumns]] = {}
+        for segment, start in zip(self.segments, self.starts):
+            articles, article_of = segment.article_columns
+            if not articles:
+                continue
+            live: Sequence[int] | np.ndarray
+            if self.alive is None:
+                live = range(len(articles))
+            else:  # an article lives while one of its chunks does
+                chunk_alive = self.alive[start : start + len(segment.ids)]
+                live = np.flatnonzero(np.bincount(article_of[chunk_alive], minlength=len(articles)))
+            for n in live:
+                article = articles[int(n)]
+                if article[0] not in story_of:
+                    story_of[article[0]] = article[4] or article[0]
+                    members.setdefault(story_of[article[0]], []).append(article)
+        return story_of, members
+
+    def story_of(self, doc_id: str) -> str | None:
+        """The story of a live article (None: not in this corpus)."""
+        return self._stories[0].get(doc_id)
+
+    def story_members(self, story: str) -> list[ArticleColumns]:
+        """The live articles of a story, as (doc_id, title, date, source, story)."""
+        return self._stories[1].get(story, [])
 
     def live_docs(self) -> set[str]:
         alive = self.alive

@@ -483,7 +483,9 @@ class Store:
         for record in records:
             if record.doc_id in texts:
                 text, spans = texts[record.doc_id]
-                yield from article_chunks(record.doc_id, record.title, record.date, record.source, text, spans)
+                yield from article_chunks(
+                    record.doc_id, record.title, record.date, record.source, text, spans, record.story
+                )
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
         """Every chunk, article by article (the BM25 index is built from these)."""

@@ -244,7 +244,7 @@ class HybridRetriever:
         known = [i for i, _ in fused if i in corpus.position or i in fetched]
         story_of: dict[str, str] = {}
         if self.settings.one_per_story:
-            known, story_of = self._one_per_story(known)
+            known, story_of = self._one_per_story(known, corpus)
         chosen = cap_per_article(known, {i: doc_id_of(i) for i in known}, self.settings.per_article, top_k)
         # Only the chosen chunks are read (a chunk read out of the corpus decompresses its article's text: reading
         # every candidate took ~7 ms a question at 500k chunks), and only their similarity is looked up.
@@ -253,23 +253,34 @@ class HybridRetriever:
         for chunk_id, vector in self.store.chunk_embeddings([i for i in chosen if i not in cosine]).items():
             cosine[chunk_id] = float(vector @ query_vector)
         passages = [_passage(n, by_id[i], cosine.get(i, 0.0)) for n, i in enumerate(chosen, start=1)]
-        return self._with_stories(passages, story_of) if story_of else passages
+        return self._with_stories(passages, story_of, corpus) if story_of else passages
 
-    def _one_per_story(self, fused: list[str]) -> tuple[list[str], dict[str, str]]:
-        """The fused chunks of the best-ranked article of each story (its copies dropped), and each article's story.
-        One read of the catalog: the records of the candidate articles."""
+    def _one_per_story(self, fused: list[str], corpus: segments.Corpus) -> tuple[list[str], dict[str, str]]:
+        """The fused chunks of the best-ranked article of each story (its copies dropped), and each article's story:
+        from the corpus, or for an article written after it was read (another process's ingest still running),
+        from the catalog."""
         docs = list(dict.fromkeys(doc_id_of(i) for i in fused))
-        story_of = {d: d for d in docs} | {r.doc_id: r.story for r in self.store.records(docs)}
+        story_of = {d: story for d in docs if (story := corpus.story_of(d)) is not None}
+        unknown = [d for d in docs if d not in story_of]
+        if unknown:
+            story_of |= {d: d for d in unknown} | {r.doc_id: r.story for r in self.store.records(unknown)}
         lead: dict[str, str] = {}
         kept = [i for i in fused if lead.setdefault(story_of[doc_id_of(i)], doc_id_of(i)) == doc_id_of(i)]
         return kept, story_of
 
-    def _with_stories(self, passages: list[Passage], story_of: dict[str, str]) -> list[Passage]:
-        """Passages with their story, and the other articles of it (one read of the catalog: the stories' members)."""
+    def _with_stories(
+        self, passages: list[Passage], story_of: dict[str, str], corpus: segments.Corpus
+    ) -> list[Passage]:
+        """Passages with their story, and the other articles of it (the corpus's, and the catalog's when a passage
+        comes from an article the corpus does not hold yet)."""
         stories = sorted({story_of[p.doc_id] for p in passages})
+        found = {(a[0], a[1], a[3], a[2], s) for s in stories for a in corpus.story_members(s)}
+        late = sorted({story_of[p.doc_id] for p in passages if corpus.story_of(p.doc_id) is None})
+        if late:
+            found |= {(r.doc_id, r.title, r.source, r.date, r.story) for r in self.store.stories(late)}
         members: dict[str, list[Elsewhere]] = {}
-        for r in sorted(self.store.stories(stories), key=lambda r: (r.date or "", r.doc_id)):
-            members.setdefault(r.story, []).append(Elsewhere(r.doc_id, r.title, r.source, r.date))
+        for doc_id, title, source, date, story in sorted(found, key=lambda m: (m[3] or "", m[0])):
+            members.setdefault(story, []).append(Elsewhere(doc_id, title, source, date))
         return [
             replace(
                 p,
