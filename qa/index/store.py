@@ -75,7 +75,8 @@ class Store:
         self._chunks: Any = None
         self._catalog: Any = None
         self._texts: Any = None
-        self._counted: tuple[int, int, float] | None = None  # (revision, chunk count, when counted)
+        # (revision, chunk count, when counted, the write mark then: None for a server)
+        self._counted: tuple[int, int, float, str | None] | None = None
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -364,13 +365,20 @@ class Store:
 
         The revision is read fresh every time (one metadata read, ~0.2 ms embedded). The count catches chunks
         written without a revision bump (another process's ingest still running, or one that was interrupted);
-        it costs ~8 ms at 70k chunks, so it is read again only when the revision moved or after COUNT_TTL.
+        it costs ~8 ms at 70k chunks and ~60 ms at 500k, so it is read again only when the revision moved, or, for
+        a local index, when the write mark did (every ingest batch moves it), or on a server after COUNT_TTL.
         """
         revision = self.revision()
         now = time.monotonic()
+        mark = self._mark.read() if self._mark is not None else None
         counted = self._counted
-        if counted is None or counted[0] != revision or now - counted[2] > COUNT_TTL:
-            counted = (revision, self.count_chunks(), now)
+        if (
+            counted is None
+            or counted[0] != revision
+            or (mark is None and now - counted[2] > COUNT_TTL)
+            or (mark is not None and mark != counted[3])
+        ):
+            counted = (revision, self.count_chunks(), now, mark)
             self._counted = counted
         return revision, counted[1]
 
