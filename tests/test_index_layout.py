@@ -168,8 +168,9 @@ def test_compact_gives_back_what_rebuilds_left_and_keeps_every_article(
 def _write_log_entries(index_dir: Path, collection: Any) -> int:
     """Records of `collection` still in Chroma's write log (the `embeddings_queue` table), not yet in its index."""
     with sqlite3.connect(f"file:{index_dir / 'chroma.sqlite3'}?mode=ro", uri=True) as conn:
-        topic = f"persistent://default/default/{collection.id}"
-        return int(conn.execute("SELECT COUNT(*) FROM embeddings_queue WHERE topic = ?", (topic,)).fetchone()[0])
+        # A record's topic names its collection: `persistent://<tenant>/<database>/<collection id>` in Chroma 1.x.
+        topic = f"%/{collection.id}"
+        return int(conn.execute("SELECT COUNT(*) FROM embeddings_queue WHERE topic LIKE ?", (topic,)).fetchone()[0])
 
 
 def test_article_texts_do_not_stay_in_chromas_write_log(tmp_path: Path) -> None:

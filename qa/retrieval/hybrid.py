@@ -187,7 +187,7 @@ class HybridRetriever:
         self._recent = RecentRetrievals()
 
     def is_empty(self) -> bool:
-        return self.store.fingerprint()[1] == 0  # the count, read at most once a second while nothing changes
+        return self.store.fingerprint()[1] == 0  # the count: read again after a write (a server: once a second)
 
     def retrieve(
         self,
