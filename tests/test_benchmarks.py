@@ -53,3 +53,20 @@ def test_a_target_not_measured_is_said_so_and_a_miss_stands_out() -> None:
     assert "| p50 | ≤ 50 ms | 40 ms | met |" in text
     assert "| p95 | ≤ 150 ms | 200 ms | **not met** |" in text
     assert "| cold | ≤ 5 s | – | not measured |" in text
+
+
+def test_an_update_replaces_a_target_measured_at_another_size() -> None:
+    from run import updated
+
+    previous = (
+        "# Benchmarks\n\n- Date: then\n\n## Targets\n\n"
+        "| Target | Wanted | Measured | Verdict |\n| --- | --- | ---: | --- |\n"
+        "| Retrieval p50 at 503,570 chunks | ≤ 20 ms | 13.9 ms | met |\n| Cold start | ≤ 5 s | 2.2 s | met |\n\n"
+        "## Scale\n\nold figures\n\n## Cold starts\n\nkept\n"
+    )
+    section = Section("Scale")
+    section.targets.append(Target("Retrieval p50 at 502,954 chunks", "≤ 20 ms", "17.1 ms", True))
+    command = "python benchmarks/run.py --parts scale --update"
+    text = updated(previous, [section], command, {"date": "now", "commit": "c"})
+    assert "502,954" in text and "503,570" not in text and "old figures" not in text
+    assert "| Cold start | ≤ 5 s | 2.2 s | met |" in text and "kept" in text
