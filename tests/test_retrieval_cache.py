@@ -173,16 +173,21 @@ def test_an_ingest_by_another_process_is_seen_by_the_next_retrieval(
     }
 
 
-def test_chunks_written_without_a_revision_bump_are_counted_at_the_next_read(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # An ingest in another process bumps the revision only when it ends (or never, when it is interrupted); each
-    # batch it writes moves the local index's write mark, so the chunk count is read again at the next read.
+def _seeded_and_another_writer(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> tuple[Assistant, Store]:
+    """A seeded index, and a second store on it standing for another process that writes."""
     settings = make_settings(tmp_path / "index")
     assistant = Assistant(settings, embedder=embedder)
     assistant.ingest([SEEDS])
+    return assistant, Store(settings, embedder.name)
+
+
+def test_chunks_written_without_a_revision_bump_are_counted_at_the_next_read(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    # An ingest in another process bumps the revision only when it ends (or never, when it is interrupted); each
+    # batch it writes moves the local index's write mark, so the chunk count is read again at the next read.
+    assistant, other = _seeded_and_another_writer(tmp_path, embedder)
     revision, count = assistant.store.fingerprint()
-    other = Store(settings, embedder.name)
     with other.writing("test"):
         other.delete_article(assistant.articles()[0].doc_id)  # no bump_revision()
     revision_now, count_now = assistant.store.fingerprint()
@@ -196,12 +201,9 @@ def test_on_a_server_a_chunk_count_is_trusted_for_count_ttl(
     tmp_path: Path, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A Chroma server has no write mark: the count is read again COUNT_TTL seconds after the last one.
-    settings = make_settings(tmp_path / "index")
-    assistant = Assistant(settings, embedder=embedder)
-    assistant.ingest([SEEDS])
+    assistant, other = _seeded_and_another_writer(tmp_path, embedder)
     monkeypatch.setattr(assistant.store, "_mark", None)
     revision, count = assistant.store.fingerprint()
-    other = Store(settings, embedder.name)
     other.delete_article(assistant.articles()[0].doc_id)
     assert assistant.store.fingerprint() == (revision, count)  # within COUNT_TTL: the count read before
     monkeypatch.setattr(store_module, "COUNT_TTL", 0.0)
