@@ -29,9 +29,8 @@ from typing import Any, overload
 
 import numpy as np
 
-from qa.chunks import StoredChunk
+from qa.chunks import Elsewhere, StoredChunk
 from qa.index.corpus import (
-    ArticleColumns,
     Background,
     BM25Index,
     date_bounds,
@@ -106,12 +105,12 @@ class Corpus:
                 yield chunk
 
     @functools.cached_property
-    def _stories(self) -> tuple[dict[str, str], dict[str, list[ArticleColumns]]]:
+    def _stories(self) -> tuple[dict[str, str], dict[str, list[Elsewhere]]]:
         """Each live article's story id, and each story's live articles: read from the segments' article columns,
         so retrieval keeps one article per story without reading the catalog (two reads took ~17 ms a question at
         500k chunks)."""
         story_of: dict[str, str] = {}
-        members: dict[str, list[ArticleColumns]] = {}
+        members: dict[str, list[Elsewhere]] = {}
         for segment, start in zip(self.segments, self.starts):
             articles, article_of = segment.article_columns
             if not articles:
@@ -123,18 +122,18 @@ class Corpus:
                 chunk_alive = self.alive[start : start + len(segment.ids)]
                 live = np.flatnonzero(np.bincount(article_of[chunk_alive], minlength=len(articles)))
             for n in live:
-                article = articles[int(n)]
-                if article[0] not in story_of:
-                    story_of[article[0]] = article[4] or article[0]
-                    members.setdefault(story_of[article[0]], []).append(article)
+                doc_id, title, date, source, story = articles[int(n)]
+                if doc_id not in story_of:
+                    story_of[doc_id] = story
+                    members.setdefault(story, []).append(Elsewhere(doc_id, title, source, date))
         return story_of, members
 
     def story_of(self, doc_id: str) -> str | None:
         """The story of a live article (None: not in this corpus)."""
         return self._stories[0].get(doc_id)
 
-    def story_members(self, story: str) -> list[ArticleColumns]:
-        """The live articles of a story, as (doc_id, title, date, source, story)."""
+    def story_members(self, story: str) -> list[Elsewhere]:
+        """The live articles of a story."""
         return self._stories[1].get(story, [])
 
     def live_docs(self) -> set[str]:

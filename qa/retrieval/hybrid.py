@@ -274,13 +274,15 @@ class HybridRetriever:
         """Passages with their story, and the other articles of it (the corpus's, and the catalog's when a passage
         comes from an article the corpus does not hold yet)."""
         stories = sorted({story_of[p.doc_id] for p in passages})
-        found = {(a[0], a[1], a[3], a[2], s) for s in stories for a in corpus.story_members(s)}
+        found = {e.doc_id: (story, e) for story in stories for e in corpus.story_members(story)}
         late = sorted({story_of[p.doc_id] for p in passages if corpus.story_of(p.doc_id) is None})
         if late:
-            found |= {(r.doc_id, r.title, r.source, r.date, r.story) for r in self.store.stories(late)}
+            found |= {
+                r.doc_id: (r.story, Elsewhere(r.doc_id, r.title, r.source, r.date)) for r in self.store.stories(late)
+            }
         members: dict[str, list[Elsewhere]] = {}
-        for doc_id, title, source, date, story in sorted(found, key=lambda m: (m[3] or "", m[0])):
-            members.setdefault(story, []).append(Elsewhere(doc_id, title, source, date))
+        for story, elsewhere in sorted(found.values(), key=lambda m: (m[1].date or "", m[1].doc_id)):
+            members.setdefault(story, []).append(elsewhere)
         return [
             replace(
                 p,
