@@ -368,9 +368,9 @@ class Store:
         it costs ~8 ms at 70k chunks and ~60 ms at 500k, so it is read again only when the revision moved, or, for
         a local index, when the write mark did (every ingest batch moves it), or on a server after COUNT_TTL.
         """
-        revision = self.revision()
+        revision = self.revision()  # reopens the store first when the write mark moved: `_opened_at` is current
         now = time.monotonic()
-        mark = self._mark.read() if self._mark is not None else None
+        mark = self._opened_at if self._mark is not None else None
         counted = self._counted
         if (
             counted is None
